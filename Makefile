@@ -1,0 +1,77 @@
+# sshroute: route SSH connections by user name.
+
+VERSION     = 0.1.0
+PREFIX     ?= /usr/local
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+else
+SYSCONFDIR ?= $(PREFIX)/etc
+endif
+BINDIR     ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DESTDIR    ?=
+INSTALL    ?= install
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+
+LIBS_PC  = libssh libsystemd inih
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes \
+           -Wstrict-prototypes -Wpointer-arith
+CPPFLAGS += -DVERSION='"$(VERSION)"' -DDEFAULT_CONFIG='"$(SYSCONFDIR)/sshroute/route.ini"' \
+            $(shell $(PKG_CONFIG) --cflags $(LIBS_PC))
+LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
+
+OBJS = sshroute.o auth.o config.o log.o relay.o upstream.o
+HDRS = auth.h config.h log.h proxy.h relay.h upstream.h
+
+# Debian packages needed to build and to run the tests.
+DEPS = gcc make pkg-config libssh-dev libsystemd-dev libinih-dev \
+       openssh-server openssh-client tmux mandoc systemd iproute2 util-linux passwd
+
+all: sshroute
+
+sshroute: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+%.o: %.c $(HDRS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+tests/unit_config: tests/unit_config.c config.o config.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_config.c config.o $(LDLIBS)
+
+check: sshroute tests/unit_config
+	tests/run
+
+demo: sshroute
+	tests/demo.sh
+
+# Installs the missing Debian packages; does nothing when all are there.
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+lint-man:
+	mandoc -Tlint -W warning man/sshroute.8 man/route.ini.5
+
+install: sshroute
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/sshroute
+	$(INSTALL) -m 755 sshroute $(DESTDIR)$(BINDIR)/sshroute
+	$(INSTALL) -m 644 man/sshroute.8 $(DESTDIR)$(MANDIR)/man8/sshroute.8
+	$(INSTALL) -m 644 man/route.ini.5 $(DESTDIR)$(MANDIR)/man5/route.ini.5
+	for u in sshroute.socket sshroute@.service; do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' units/$$u \
+			> $(DESTDIR)$(UNITDIR)/$$u; chmod 644 $(DESTDIR)$(UNITDIR)/$$u; done
+	test -e $(DESTDIR)$(SYSCONFDIR)/sshroute/route.ini || \
+		$(INSTALL) -m 644 route.ini $(DESTDIR)$(SYSCONFDIR)/sshroute/route.ini
+
+clean:
+	rm -f sshroute $(OBJS) tests/unit_config
+
+.PHONY: all check demo deps lint-man install clean

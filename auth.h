@@ -1,0 +1,15 @@
+/* auth.h: authenticating the client by passing its credentials upstream. */
+#ifndef SSHROUTE_AUTH_H
+#define SSHROUTE_AUTH_H
+
+#include "proxy.h"
+
+/* Installs the server callbacks (authentication, session channels) on the
+ * client session. Call before the key exchange. */
+void auth_install(struct proxy *p);
+
+/* Runs the event loop until the client is authenticated on the upstream.
+ * Every failure ends the process through proxy_end(). */
+void auth_wait(struct proxy *p);
+
+#endif

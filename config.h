@@ -1,0 +1,64 @@
+/* config.h: the routing table (route.ini) and route lookup. */
+#ifndef SSHROUTE_CONFIG_H
+#define SSHROUTE_CONFIG_H
+
+#include <stddef.h>
+
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_DEBUG };
+
+/* Longest user name that %u accepts, and buffer sizes for an expanded route. */
+#define USER_NAME_MAX 32
+#define ROUTE_HOST_MAX 256
+#define ROUTE_USER_MAX 256
+
+/* One [route NAME] section, as written in the file. */
+struct route {
+	char *pattern;   /* NAME of [route NAME] */
+	int line;        /* line of the section header */
+	int is_glob;     /* NAME contains * ? or [ : matched with fnmatch(3) */
+	char *host;      /* upstream host template (may hold %u); IPv6 without brackets */
+	int port;        /* 1..65535, 22 by default */
+	char *user;      /* upstream user template (may hold %u), NULL: the client's name */
+	int uses_u;      /* host or user contains %u */
+};
+
+struct config {
+	char *path;
+	char **host_keys;            /* host_key paths, in file order */
+	size_t n_host_keys;
+	char *known_hosts;
+	int login_grace_time;        /* seconds, 0 = no limit; default 30 */
+	int max_auth_tries;          /* default 6 */
+	enum log_level log_level;    /* default LOG_LEVEL_INFO */
+	struct route *routes;        /* in file order */
+	size_t n_routes;
+};
+
+/* A route resolved for one user: templates expanded. */
+struct route_target {
+	const struct route *route;
+	char host[ROUTE_HOST_MAX];
+	int port;
+	char user[ROUTE_USER_MAX];
+};
+
+/* Called once per problem found, with a ready line "file:line: message"
+ * (or "file: message" when no line applies). */
+typedef void (*config_report_fn)(const char *message, void *ctx);
+
+/* Reads and checks path into cfg (always initialised, so config_free is
+ * always safe). Reports every problem through report and returns their
+ * number: 0 means the configuration is usable. */
+int config_load(const char *path, struct config *cfg, config_report_fn report, void *ctx);
+void config_free(struct config *cfg);
+
+/* 1 when name may be put into a %u template: [A-Za-z0-9._-]{1,USER_NAME_MAX}. */
+int user_name_is_safe(const char *name);
+
+/* Finds the route for user and expands it into out. An exact route wins
+ * over patterns; among patterns the first in the file wins; routes that use
+ * %u never match names that fail user_name_is_safe. Returns 0 when found,
+ * -1 when the user has no route. */
+int route_lookup(const struct config *cfg, const char *user, struct route_target *out);
+
+#endif

@@ -1,0 +1,42 @@
+/* proxy.h: the state of one client connection, shared by the modules that
+ * authenticate it (auth.c) and relay it (relay.c). */
+#ifndef SSHROUTE_PROXY_H
+#define SSHROUTE_PROXY_H
+
+#include <libssh/libssh.h>
+#include <time.h>
+
+#include "config.h"
+
+struct pair;
+
+struct proxy {
+	const struct config *cfg;
+	ssh_session client;           /* the server session facing the client */
+	ssh_session upstream;         /* NULL until the route's upstream answered */
+	ssh_event event;              /* polls both sessions */
+	struct timespec started;
+
+	char *user;                   /* fixed by the first userauth request */
+	int route_looked_up;
+	int have_route;
+	struct route_target target;
+	int failures;                 /* failed authentication attempts */
+	int authenticated;
+
+	struct pair *pairs;           /* relayed session channels */
+	unsigned long channels_opened;
+	unsigned long long bytes_to_upstream, bytes_to_client;
+	int last_exit_status;         /* -1 when none was relayed */
+};
+
+/* Ends the process: says goodbye to both sides, logs the session record
+ * and exits with code. message, when not NULL, is sent to the client in
+ * the SSH disconnect message. */
+void proxy_end(struct proxy *p, int code, const char *message)
+	__attribute__((noreturn));
+
+/* 1 when the session's connection has ended. */
+int session_is_gone(ssh_session s);
+
+#endif

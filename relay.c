@@ -1,0 +1,576 @@
+/* relay.c: relay session channels between the client and the upstream.
+ *
+ * Each client session channel has a twin on the upstream; together they
+ * are a pair. libssh callbacks only take notes (how many bytes wait, EOF,
+ * close, exit status): libssh calls them from inside its own calls, even
+ * from inside a write on the other session, so acting there would nest.
+ * All the moving happens in pump_pair(), run from the main loop after each
+ * poll: it reads what the destination's window allows into a small carry
+ * buffer and writes it on. Bytes the window does not allow stay in libssh,
+ * whose own window then stops the sender: that is the flow control, and
+ * memory stays bounded by the windows. */
+#include "relay.h"
+
+#include <libssh/callbacks.h>
+#include <libssh/server.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define CARRY_SIZE (64 * 1024)
+#define POLL_MS 1000
+
+/* One direction of one data stream: bytes libssh holds for us on the
+ * source channel (pending), then bytes read but not yet written (carry). */
+struct stream {
+	int is_stderr;
+	uint32_t pending;
+	size_t off, len;
+	char carry[CARRY_SIZE];
+};
+
+enum exit_kind { EXIT_NONE, EXIT_STATUS, EXIT_SIGNAL };
+
+struct pair {
+	struct proxy *p;
+	ssh_channel client, upstream;
+	struct ssh_channel_callbacks_struct client_cb, upstream_cb;
+	struct stream up;        /* client stdin -> upstream */
+	struct stream down_out;  /* upstream stdout -> client */
+	struct stream down_err;  /* upstream stderr -> client */
+
+	/* what each side told us */
+	int client_eof, client_closed, upstream_eof, upstream_closed;
+	/* what we told each side */
+	int sent_eof_up, sent_eof_down, sent_close_up, sent_close_down, sent_exit;
+
+	enum exit_kind exit_kind;
+	int exit_status;
+	char *exit_signal, *exit_errmsg, *exit_lang;
+	int exit_core;
+
+	struct pair *next;
+};
+
+static void set_upstream_blocking(struct proxy *p, int blocking)
+{
+	ssh_set_blocking(p->upstream, blocking);
+}
+
+/* ---- notes taken by the callbacks ---- */
+
+static int on_client_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
+                          void *userdata)
+{
+	struct pair *pr = userdata;
+
+	(void)s, (void)c, (void)data;
+	if (is_stderr)
+		return (int)len; /* clients have no stderr to send: drop it */
+	pr->up.pending = len;
+	return 0;
+}
+
+static int on_upstream_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
+                            void *userdata)
+{
+	struct pair *pr = userdata;
+
+	(void)s, (void)c, (void)data;
+	(is_stderr ? &pr->down_err : &pr->down_out)->pending = len;
+	return 0;
+}
+
+static void on_client_eof(ssh_session s, ssh_channel c, void *userdata)
+{
+	(void)s, (void)c;
+	((struct pair *)userdata)->client_eof = 1;
+}
+
+static void on_client_close(ssh_session s, ssh_channel c, void *userdata)
+{
+	struct pair *pr = userdata;
+
+	(void)s, (void)c;
+	pr->client_eof = pr->client_closed = 1;
+}
+
+static void on_upstream_eof(ssh_session s, ssh_channel c, void *userdata)
+{
+	(void)s, (void)c;
+	((struct pair *)userdata)->upstream_eof = 1;
+}
+
+static void on_upstream_close(ssh_session s, ssh_channel c, void *userdata)
+{
+	struct pair *pr = userdata;
+
+	(void)s, (void)c;
+	pr->upstream_eof = pr->upstream_closed = 1;
+}
+
+static void on_upstream_exit_status(ssh_session s, ssh_channel c, int status, void *userdata)
+{
+	struct pair *pr = userdata;
+
+	(void)s, (void)c;
+	pr->exit_kind = EXIT_STATUS;
+	pr->exit_status = status;
+}
+
+static void on_upstream_exit_signal(ssh_session s, ssh_channel c, const char *signal, int core,
+                                    const char *errmsg, const char *lang, void *userdata)
+{
+	struct pair *pr = userdata;
+
+	(void)s, (void)c;
+	free(pr->exit_signal);
+	free(pr->exit_errmsg);
+	free(pr->exit_lang);
+	pr->exit_signal = strdup(signal ? signal : "");
+	pr->exit_errmsg = strdup(errmsg ? errmsg : "");
+	pr->exit_lang = strdup(lang ? lang : "");
+	pr->exit_core = core;
+	pr->exit_kind = pr->exit_signal && pr->exit_errmsg && pr->exit_lang ? EXIT_SIGNAL : EXIT_NONE;
+}
+
+/* ---- channel requests: passed upstream, the upstream's answer is the
+ * client's. Requests are synchronous, so one is pending at a time. ---- */
+
+static int request_answer(struct pair *pr, int rc, const char *request)
+{
+	if (rc == SSH_OK)
+		return 0;
+	log_verbose("upstream refused %s: %s", request, ssh_get_error(pr->p->upstream));
+	return -1;
+}
+
+static int upstream_open(const struct pair *pr)
+{
+	return !pr->upstream_closed && !pr->sent_close_up;
+}
+
+static int on_pty_request(ssh_session s, ssh_channel c, const char *term, int cols, int rows,
+                          int px_width, int px_height, void *userdata)
+{
+	struct pair *pr = userdata;
+	int rc;
+
+	(void)s, (void)c, (void)px_width, (void)px_height;
+	if (!upstream_open(pr))
+		return -1;
+	set_upstream_blocking(pr->p, 1);
+	rc = ssh_channel_request_pty_size(pr->upstream, term, cols, rows);
+	set_upstream_blocking(pr->p, 0);
+	return request_answer(pr, rc, "pty-req");
+}
+
+static int on_window_change(ssh_session s, ssh_channel c, int cols, int rows, int px_width,
+                            int px_height, void *userdata)
+{
+	struct pair *pr = userdata;
+
+	(void)s, (void)c, (void)px_width, (void)px_height;
+	if (!upstream_open(pr))
+		return -1;
+	return request_answer(pr, ssh_channel_change_pty_size(pr->upstream, cols, rows),
+	                      "window-change");
+}
+
+static int on_shell_request(ssh_session s, ssh_channel c, void *userdata)
+{
+	struct pair *pr = userdata;
+	int rc;
+
+	(void)s, (void)c;
+	if (!upstream_open(pr))
+		return -1;
+	set_upstream_blocking(pr->p, 1);
+	rc = ssh_channel_request_shell(pr->upstream);
+	set_upstream_blocking(pr->p, 0);
+	return request_answer(pr, rc, "shell");
+}
+
+static int on_exec_request(ssh_session s, ssh_channel c, const char *command, void *userdata)
+{
+	struct pair *pr = userdata;
+	int rc;
+
+	(void)s, (void)c;
+	if (!upstream_open(pr))
+		return -1;
+	set_upstream_blocking(pr->p, 1);
+	rc = ssh_channel_request_exec(pr->upstream, command);
+	set_upstream_blocking(pr->p, 0);
+	return request_answer(pr, rc, "exec");
+}
+
+static int on_subsystem_request(ssh_session s, ssh_channel c, const char *subsystem,
+                                void *userdata)
+{
+	struct pair *pr = userdata;
+	int rc;
+
+	(void)s, (void)c;
+	if (!upstream_open(pr))
+		return -1;
+	set_upstream_blocking(pr->p, 1);
+	rc = ssh_channel_request_subsystem(pr->upstream, subsystem);
+	set_upstream_blocking(pr->p, 0);
+	return request_answer(pr, rc, "subsystem");
+}
+
+static int on_env_request(ssh_session s, ssh_channel c, const char *name, const char *value,
+                          void *userdata)
+{
+	struct pair *pr = userdata;
+	int rc;
+
+	(void)s, (void)c;
+	if (!upstream_open(pr))
+		return -1;
+	set_upstream_blocking(pr->p, 1);
+	rc = ssh_channel_request_env(pr->upstream, name, value);
+	set_upstream_blocking(pr->p, 0);
+	return request_answer(pr, rc, "env");
+}
+
+static void on_signal(ssh_session s, ssh_channel c, const char *signal, void *userdata)
+{
+	struct pair *pr = userdata;
+
+	(void)s, (void)c;
+	if (upstream_open(pr))
+		request_answer(pr, ssh_channel_request_send_signal(pr->upstream, signal), "signal");
+}
+
+/* ---- moving bytes ---- */
+
+static int stream_drained(const struct stream *st)
+{
+	return st->pending == 0 && st->off == st->len;
+}
+
+/* Refills an empty carry from what libssh holds on src. Only called while
+ * libssh holds bytes, so the read does not poll (and nest). */
+static int refill(struct stream *st, ssh_channel src)
+{
+	uint32_t want = st->pending < CARRY_SIZE ? st->pending : CARRY_SIZE;
+	int n;
+
+	st->off = st->len = 0;
+	if (want == 0)
+		return 0;
+	n = ssh_channel_read_nonblocking(src, st->carry, want, st->is_stderr);
+	if (n <= 0) {
+		st->pending = 0;
+		return 0;
+	}
+	st->pending -= (uint32_t)n <= st->pending ? (uint32_t)n : st->pending;
+	st->len = (size_t)n;
+	return 1;
+}
+
+/* Writes from the carry what dst's window allows. The window is read just
+ * before the write, and the write's own count is what moved. */
+static int drain_carry(struct stream *st, ssh_channel dst, unsigned long long *counter)
+{
+	uint32_t window = ssh_channel_window_size(dst);
+	size_t n = st->len - st->off;
+	int w;
+
+	if (window == 0)
+		return 0;
+	if (n > window)
+		n = window;
+	w = st->is_stderr ? ssh_channel_write_stderr(dst, st->carry + st->off, (uint32_t)n)
+	                  : ssh_channel_write(dst, st->carry + st->off, (uint32_t)n);
+	if (w <= 0)
+		return w;
+	st->off += (size_t)w;
+	*counter += (unsigned long long)w;
+	return 1;
+}
+
+/* Moves one stream as far as the destination allows. When the destination
+ * is gone, what is left is read and dropped so that the source can finish.
+ * Returns 1 when bytes moved. */
+static int pump_stream(struct stream *st, ssh_channel src, int src_readable, ssh_channel dst,
+                       int dst_writable, unsigned long long *counter)
+{
+	int moved = 0, rc;
+
+	if (!src_readable)
+		st->pending = 0;
+	for (;;) {
+		if (st->off == st->len && !refill(st, src))
+			return moved;
+		if (!dst_writable) {
+			st->off = st->len;
+			moved = 1;
+			continue;
+		}
+		rc = drain_carry(st, dst, counter);
+		if (rc <= 0) {
+			if (rc < 0)
+				log_debug("channel write failed: %s",
+				          ssh_get_error(ssh_channel_get_session(dst)));
+			return moved;
+		}
+		moved = 1;
+	}
+}
+
+static int client_writable(const struct pair *pr)
+{
+	return !pr->client_closed && !pr->sent_close_down && !pr->sent_eof_down;
+}
+
+static int upstream_writable(const struct pair *pr)
+{
+	return !pr->upstream_closed && !pr->sent_close_up && !pr->sent_eof_up;
+}
+
+static int pump_data(struct pair *pr)
+{
+	struct proxy *p = pr->p;
+	int moved = 0;
+
+	moved |= pump_stream(&pr->up, pr->client, !pr->sent_close_down, pr->upstream,
+	                     upstream_writable(pr), &p->bytes_to_upstream);
+	moved |= pump_stream(&pr->down_out, pr->upstream, !pr->sent_close_up, pr->client,
+	                     client_writable(pr), &p->bytes_to_client);
+	moved |= pump_stream(&pr->down_err, pr->upstream, !pr->sent_close_up, pr->client,
+	                     client_writable(pr), &p->bytes_to_client);
+	return moved;
+}
+
+/* ---- end of a channel: exit status, EOF and close, in that order, and
+ * each only once the data before it has been written. ---- */
+
+static void send_exit(struct pair *pr)
+{
+	int rc;
+
+	if (pr->exit_kind == EXIT_STATUS) {
+		rc = ssh_channel_request_send_exit_status(pr->client, pr->exit_status);
+		pr->p->last_exit_status = pr->exit_status;
+	} else {
+		rc = ssh_channel_request_send_exit_signal(pr->client, pr->exit_signal, pr->exit_core,
+		                                          pr->exit_errmsg, pr->exit_lang);
+		log_verbose("remote command killed by signal %s", pr->exit_signal);
+	}
+	if (rc != SSH_OK)
+		log_debug("cannot pass the exit status on: %s", ssh_get_error(pr->p->client));
+	pr->sent_exit = 1;
+}
+
+static void finish_downstream(struct pair *pr, int down_drained)
+{
+	if (pr->client_closed || pr->sent_close_down || !down_drained)
+		return;
+	if (pr->exit_kind != EXIT_NONE && !pr->sent_exit)
+		send_exit(pr);
+	if (pr->upstream_eof && !pr->sent_eof_down) {
+		pr->sent_eof_down = 1;
+		ssh_channel_send_eof(pr->client);
+	}
+}
+
+static void finish_upstream(struct pair *pr, int up_drained)
+{
+	if (pr->upstream_closed || pr->sent_close_up || !up_drained)
+		return;
+	if (pr->client_eof && !pr->sent_eof_up) {
+		pr->sent_eof_up = 1;
+		ssh_channel_send_eof(pr->upstream);
+	}
+}
+
+/* A pair closes on both sides once either side closed and everything it
+ * sent before has been passed on. */
+static void close_pair(struct pair *pr, int up_drained, int down_drained)
+{
+	int ended = (pr->upstream_closed && down_drained) || (pr->client_closed && up_drained);
+
+	if (!ended)
+		return;
+	if (!pr->sent_close_down) {
+		pr->sent_close_down = 1;
+		ssh_channel_close(pr->client);
+	}
+	if (!pr->sent_close_up) {
+		pr->sent_close_up = 1;
+		ssh_channel_close(pr->upstream);
+	}
+}
+
+static void pump_pair(struct pair *pr)
+{
+	int up_drained, down_drained;
+
+	while (pump_data(pr))
+		;
+	up_drained = stream_drained(&pr->up);
+	down_drained = stream_drained(&pr->down_out) && stream_drained(&pr->down_err);
+	finish_downstream(pr, down_drained);
+	finish_upstream(pr, up_drained);
+	close_pair(pr, up_drained, down_drained);
+}
+
+static int pair_finished(const struct pair *pr)
+{
+	return pr->sent_close_down && pr->sent_close_up && pr->client_closed && pr->upstream_closed;
+}
+
+/* ---- pairs ---- */
+
+static void pair_free(struct pair *pr)
+{
+	if (pr->client) {
+		ssh_remove_channel_callbacks(pr->client, &pr->client_cb);
+		ssh_channel_free(pr->client);
+	}
+	if (pr->upstream) {
+		ssh_remove_channel_callbacks(pr->upstream, &pr->upstream_cb);
+		ssh_channel_free(pr->upstream);
+	}
+	free(pr->exit_signal);
+	free(pr->exit_errmsg);
+	free(pr->exit_lang);
+	free(pr);
+}
+
+static void init_client_callbacks(struct pair *pr)
+{
+	struct ssh_channel_callbacks_struct *cb = &pr->client_cb;
+
+	cb->userdata = pr;
+	cb->channel_data_function = on_client_data;
+	cb->channel_eof_function = on_client_eof;
+	cb->channel_close_function = on_client_close;
+	cb->channel_pty_request_function = on_pty_request;
+	cb->channel_pty_window_change_function = on_window_change;
+	cb->channel_shell_request_function = on_shell_request;
+	cb->channel_exec_request_function = on_exec_request;
+	cb->channel_subsystem_request_function = on_subsystem_request;
+	cb->channel_env_request_function = on_env_request;
+	cb->channel_signal_function = on_signal;
+	ssh_callbacks_init(cb);
+}
+
+static void init_upstream_callbacks(struct pair *pr)
+{
+	struct ssh_channel_callbacks_struct *cb = &pr->upstream_cb;
+
+	cb->userdata = pr;
+	cb->channel_data_function = on_upstream_data;
+	cb->channel_eof_function = on_upstream_eof;
+	cb->channel_close_function = on_upstream_close;
+	cb->channel_exit_status_function = on_upstream_exit_status;
+	cb->channel_exit_signal_function = on_upstream_exit_signal;
+	ssh_callbacks_init(cb);
+}
+
+static struct pair *pair_new(struct proxy *p)
+{
+	struct pair *pr = calloc(1, sizeof(*pr));
+
+	if (pr == NULL)
+		return NULL;
+	pr->p = p;
+	pr->down_err.is_stderr = 1;
+	init_client_callbacks(pr);
+	init_upstream_callbacks(pr);
+	return pr;
+}
+
+/* New pairs go to the end of the list: a channel can be opened from inside
+ * pump_all() (a write may poll), and pump_all() keeps a link into the list. */
+static void append_pair(struct proxy *p, struct pair *pr)
+{
+	struct pair **link = &p->pairs;
+
+	while (*link)
+		link = &(*link)->next;
+	*link = pr;
+}
+
+ssh_channel relay_open_session(struct proxy *p)
+{
+	struct pair *pr = pair_new(p);
+	int rc;
+
+	if (pr == NULL)
+		return NULL;
+	pr->upstream = ssh_channel_new(p->upstream);
+	pr->client = ssh_channel_new(p->client);
+	if (pr->upstream == NULL || pr->client == NULL) {
+		pair_free(pr);
+		return NULL;
+	}
+	ssh_set_channel_callbacks(pr->upstream, &pr->upstream_cb);
+	set_upstream_blocking(p, 1);
+	rc = ssh_channel_open_session(pr->upstream);
+	set_upstream_blocking(p, 0);
+	if (rc != SSH_OK) {
+		log_info("upstream refused a session channel: %s", ssh_get_error(p->upstream));
+		pair_free(pr);
+		return NULL;
+	}
+	ssh_set_channel_callbacks(pr->client, &pr->client_cb);
+	append_pair(p, pr);
+	p->channels_opened++;
+	log_verbose("session channel %lu opened", p->channels_opened);
+	return pr->client;
+}
+
+/* Pumps every pair, and frees those that both sides have closed. Runs only
+ * from the main loop, never from a callback. */
+static void pump_all(struct proxy *p)
+{
+	struct pair **link = &p->pairs, *pr;
+
+	while ((pr = *link) != NULL) {
+		pump_pair(pr);
+		if (pair_finished(pr)) {
+			*link = pr->next;
+			pair_free(pr);
+		} else {
+			link = &pr->next;
+		}
+	}
+}
+
+/* The upstream connection ended: pass on what is left, end the client. */
+static void upstream_gone(struct proxy *p)
+{
+	struct pair *pr;
+	int active = 0;
+
+	for (pr = p->pairs; pr; pr = pr->next) {
+		active |= !pr->sent_close_down && !pr->client_closed;
+		pr->upstream_eof = pr->upstream_closed = 1;
+	}
+	pump_all(p);
+	log_info("upstream closed the connection: %s", ssh_get_error(p->upstream));
+	proxy_end(p, active ? EXIT_UPSTREAM : EXIT_OK,
+	          active ? "sshroute: the connection to the server was lost" : NULL);
+}
+
+void relay_run(struct proxy *p)
+{
+	ssh_set_blocking(p->client, 0);
+	set_upstream_blocking(p, 0);
+	for (;;) {
+		pump_all(p);
+		if (session_is_gone(p->client)) {
+			log_verbose("client closed the connection");
+			proxy_end(p, EXIT_OK, NULL);
+		}
+		if (session_is_gone(p->upstream))
+			upstream_gone(p);
+		ssh_event_dopoll(p->event, POLL_MS);
+	}
+}

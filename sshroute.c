@@ -1,0 +1,371 @@
+/* sshroute: route SSH connections by user name.
+ *
+ * systemd (Accept=yes) or inetd starts one sshroute per TCP connection.
+ * It runs an SSH server on that socket, picks the upstream from route.ini
+ * by the client's user name, passes the client's credentials there, relays
+ * the session channels until either side ends, and exits. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "log.h"
+#include "proxy.h"
+#include "relay.h"
+
+#ifndef VERSION
+#define VERSION "unknown"
+#endif
+#ifndef DEFAULT_CONFIG
+#define DEFAULT_CONFIG "/etc/sshroute/route.ini"
+#endif
+
+struct options {
+	const char *file;
+	const char *route_user; /* -T */
+	int check;              /* -t */
+	int version;            /* -V */
+	int to_stderr;          /* -e */
+	int verbose;            /* -v, counted */
+};
+
+static volatile sig_atomic_t grace_expired;
+static int client_fd = -1;
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: sshroute [-etVv] [-f file] [-T user]\n");
+	exit(EXIT_USAGE);
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	int c;
+
+	o->file = DEFAULT_CONFIG;
+	while ((c = getopt(argc, argv, "ef:T:tVv")) != -1) {
+		switch (c) {
+		case 'e': o->to_stderr = 1; break;
+		case 'f': o->file = optarg; break;
+		case 'T': o->route_user = optarg; break;
+		case 't': o->check = 1; break;
+		case 'V': o->version = 1; break;
+		case 'v': o->verbose++; break;
+		default: usage();
+		}
+	}
+	if (optind != argc || o->check + o->version + (o->route_user != NULL) > 1)
+		usage();
+}
+
+/* ---- the commands that do not serve a connection ---- */
+
+static void print_report(const char *message, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "%s\n", message);
+}
+
+static int load_or_report(const char *file, struct config *cfg)
+{
+	if (config_load(file, cfg, print_report, NULL) == 0)
+		return 0;
+	fprintf(stderr, "sshroute: %s: configuration is not usable\n", file);
+	return -1;
+}
+
+static int check_config(const char *file)
+{
+	struct config cfg;
+	int rc = load_or_report(file, &cfg);
+
+	config_free(&cfg);
+	if (rc < 0)
+		return EXIT_CONFIG;
+	printf("configuration OK\n");
+	return EXIT_OK;
+}
+
+static int show_route(const char *file, const char *user)
+{
+	struct config cfg;
+	struct route_target t;
+	int rc = EXIT_OK;
+
+	if (load_or_report(file, &cfg) < 0) {
+		rc = EXIT_CONFIG;
+	} else if (route_lookup(&cfg, user, &t) < 0) {
+		fprintf(stderr, "sshroute: no route for user %s\n", user);
+		rc = EXIT_NO_ROUTE;
+	} else {
+		printf("route: %s  (%s:%d)\n", t.route->pattern, cfg.path, t.route->line);
+		printf("upstream: %s\nport: %d\nuser: %s\nmethods: password\n", t.host, t.port, t.user);
+	}
+	config_free(&cfg);
+	return rc;
+}
+
+/* ---- the connection ---- */
+
+/* systemd with Accept=yes passes the connection as fd 3; inetd, xinetd and
+ * StandardInput=socket pass it as fd 0. */
+static int connection_fd(void)
+{
+	int n = sd_listen_fds(1);
+
+	if (n > 1)
+		die(EXIT_NOT_SOCKET, "got %d sockets from systemd: sshroute serves one connection "
+		    "(use Accept=yes in sshroute.socket)", n);
+	return n == 1 ? SD_LISTEN_FDS_START : 0;
+}
+
+static void refuse_not_socket(int fd, int to_stderr)
+{
+	static const char fmt[] = "fd %d is not a connected stream socket: sshroute serves one "
+	                          "connection and is started for each by systemd (sshroute.socket, "
+	                          "Accept=yes) or inetd, not by hand; see sshroute(8)";
+
+	/* stderr is only safe to write to when it is not a socket */
+	if (!to_stderr && sd_is_socket(STDERR_FILENO, AF_UNSPEC, 0, -1) <= 0) {
+		fprintf(stderr, "sshroute: ");
+		fprintf(stderr, fmt, fd);
+		fprintf(stderr, "\n");
+	}
+	die(EXIT_NOT_SOCKET, fmt, fd);
+}
+
+static int is_connected_stream(int fd)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+
+	return sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 0) > 0 &&
+	       getpeername(fd, (struct sockaddr *)&sa, &len) == 0;
+}
+
+static void describe_peer(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	char addr[INET6_ADDRSTRLEN] = "unknown";
+	int port = 0;
+
+	if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0) {
+		if (sa.ss_family == AF_INET) {
+			struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+			inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+			port = ntohs(in->sin_port);
+		} else if (sa.ss_family == AF_INET6) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
+			inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
+			port = ntohs(in6->sin6_port);
+		}
+	}
+	snprintf(buf, size, "%s port %d", addr, port);
+}
+
+/* libssh expects a blocking socket; Nagle would delay every keystroke. */
+static void prepare_socket(int fd)
+{
+	int flags = fcntl(fd, F_GETFL), yes = 1;
+
+	if (flags >= 0 && (flags & O_NONBLOCK))
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+}
+
+/* After login_grace_time the client's socket is shut down, which wakes
+ * libssh's poll; if that does not end the process, the next alarm does. */
+static void on_grace_alarm(int sig)
+{
+	(void)sig;
+	if (grace_expired)
+		_exit(EXIT_CLIENT);
+	grace_expired = 1;
+	shutdown(client_fd, SHUT_RDWR);
+	alarm(5);
+}
+
+static void start_grace_timer(int seconds)
+{
+	struct sigaction sa;
+
+	if (seconds <= 0)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_grace_alarm;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm((unsigned int)seconds);
+}
+
+static ssh_bind make_bind(const struct config *cfg)
+{
+	ssh_bind bind = ssh_bind_new();
+	int no = 0;
+	size_t i;
+
+	if (bind == NULL)
+		die(EXIT_INTERNAL, "out of memory");
+	if (ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no) < 0)
+		die(EXIT_INTERNAL, "libssh: %s", ssh_get_error(bind));
+	for (i = 0; i < cfg->n_host_keys; i++)
+		if (ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HOSTKEY, cfg->host_keys[i]) < 0)
+			die(EXIT_CONFIG, "cannot load host key %s: %s", cfg->host_keys[i],
+			    ssh_get_error(bind));
+	return bind;
+}
+
+static struct proxy the_proxy;
+
+int session_is_gone(ssh_session s)
+{
+	return !ssh_is_connected(s) || (ssh_get_status(s) & (SSH_CLOSED | SSH_CLOSED_ERROR));
+}
+
+static double seconds_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static void log_session_record(const struct proxy *p, int code)
+{
+	if (!p->authenticated) {
+		log_info("connection closed before login user=%s duration=%.3fs exit=%d",
+		         p->user ? p->user : "-", seconds_since(&p->started), code);
+		return;
+	}
+	log_info("session end user=%s upstream=%s:%d duration=%.3fs channels=%lu "
+	         "bytes_to_upstream=%llu bytes_to_client=%llu exit_status=%d exit=%d",
+	         p->user, p->target.host, p->target.port, seconds_since(&p->started),
+	         p->channels_opened, p->bytes_to_upstream, p->bytes_to_client,
+	         p->last_exit_status, code);
+}
+
+/* libssh writes a packet only when poll said the socket is writable; let it
+ * send what is queued, then see it writable once more so that the
+ * disconnect message that follows goes out at once. */
+static void flush_session(struct proxy *p, ssh_session s)
+{
+	int i;
+
+	if (p->event == NULL || session_is_gone(s))
+		return;
+	for (i = 0; i < 50 && (ssh_get_status(s) & SSH_WRITE_PENDING); i++)
+		ssh_event_dopoll(p->event, 100);
+	ssh_event_dopoll(p->event, 0);
+}
+
+void proxy_end(struct proxy *p, int code, const char *message)
+{
+	static int ending;
+
+	if (ending)
+		exit(code);
+	ending = 1;
+	if (grace_expired && !p->authenticated) {
+		log_info("login grace time of %d seconds exceeded", p->cfg->login_grace_time);
+		code = EXIT_CLIENT;
+		message = NULL;
+	}
+	log_session_record(p, code);
+	if (p->client && !session_is_gone(p->client)) {
+		flush_session(p, p->client);
+		if (message)
+			ssh_session_set_disconnect_message(p->client, message);
+		ssh_disconnect(p->client);
+	}
+	if (p->upstream && !session_is_gone(p->upstream))
+		ssh_disconnect(p->upstream);
+	exit(code);
+}
+
+static void serve(const struct config *cfg, int fd)
+{
+	struct proxy *p = &the_proxy;
+	char peer[INET6_ADDRSTRLEN + 16];
+	ssh_bind bind;
+
+	p->cfg = cfg;
+	p->last_exit_status = -1;
+	clock_gettime(CLOCK_MONOTONIC, &p->started);
+	describe_peer(fd, peer, sizeof(peer));
+	log_set_client(peer);
+	log_info("connection from %s", peer);
+	prepare_socket(fd);
+	client_fd = fd;
+
+	bind = make_bind(cfg);
+	p->client = ssh_new();
+	if (p->client == NULL)
+		die(EXIT_INTERNAL, "out of memory");
+	if (ssh_bind_accept_fd(bind, p->client, fd) != SSH_OK)
+		die(EXIT_CLIENT, "cannot start the SSH session: %s", ssh_get_error(bind));
+	ssh_bind_free(bind);
+	auth_install(p);
+
+	start_grace_timer(cfg->login_grace_time);
+	if (ssh_handle_key_exchange(p->client) != SSH_OK) {
+		log_info("key exchange failed: %s", ssh_get_error(p->client));
+		proxy_end(p, EXIT_CLIENT, NULL);
+	}
+	p->event = ssh_event_new();
+	if (p->event == NULL || ssh_event_add_session(p->event, p->client) != SSH_OK)
+		die(EXIT_INTERNAL, "cannot set up the event loop");
+	auth_wait(p);
+	alarm(0);
+	relay_run(p);
+}
+
+static void report_to_log(const char *message, void *ctx)
+{
+	(void)ctx;
+	log_error("%s", message);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct config cfg;
+	int fd, level;
+
+	parse_options(argc, argv, &o);
+	if (o.version) {
+		printf("sshroute %s\n", VERSION);
+		return EXIT_OK;
+	}
+	if (o.check)
+		return check_config(o.file);
+	if (o.route_user)
+		return show_route(o.file, o.route_user);
+
+	signal(SIGPIPE, SIG_IGN);
+	log_open(o.to_stderr);
+	fd = connection_fd();
+	if (!is_connected_stream(fd))
+		refuse_not_socket(fd, o.to_stderr);
+	if (config_load(o.file, &cfg, report_to_log, NULL) != 0)
+		die(EXIT_CONFIG, "%s: configuration is not usable, connection refused", o.file);
+	level = (int)cfg.log_level + o.verbose;
+	log_set_level(level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : (enum log_level)level);
+	log_route_libssh();
+	if (ssh_init() != SSH_OK)
+		die(EXIT_INTERNAL, "cannot initialise libssh");
+	serve(&cfg, fd);
+	return EXIT_INTERNAL;
+}

@@ -1,0 +1,129 @@
+/* upstream.c: connect to the upstream and check who it is.
+ *
+ * Host keys are checked against the known_hosts file of route.ini and
+ * nothing else: no ~/.ssh, no /etc/ssh/ssh_known_hosts, no ssh_config, and
+ * never trust on first use. */
+#include "upstream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+static int set_options(ssh_session s, const struct config *cfg, const struct route_target *t)
+{
+	int no = 0, yes = 1;
+	long timeout = UPSTREAM_TIMEOUT;
+	unsigned int port = (unsigned int)t->port;
+
+	/* PROCESS_CONFIG first: HOST would otherwise read ssh_config files. */
+	return ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
+	       ssh_options_set(s, SSH_OPTIONS_HOST, t->host) < 0 ||
+	       ssh_options_set(s, SSH_OPTIONS_PORT, &port) < 0 ||
+	       ssh_options_set(s, SSH_OPTIONS_USER, t->user) < 0 ||
+	       ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, cfg->known_hosts) < 0 ||
+	       ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, cfg->known_hosts) < 0 ||
+	       ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout) < 0 ||
+	       ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes) < 0 ? -1 : 0;
+}
+
+/* The SHA256 fingerprint of the key the upstream showed, for the log. */
+static char *presented_fingerprint(ssh_session s)
+{
+	ssh_key key = NULL;
+	unsigned char *hash = NULL;
+	size_t len = 0;
+	char *fp = NULL;
+
+	if (ssh_get_server_publickey(s, &key) == SSH_OK &&
+	    ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &len) == 0)
+		fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, len);
+	ssh_clean_pubkey_hash(&hash);
+	ssh_key_free(key);
+	return fp;
+}
+
+static const char *key_type_shown(ssh_session s)
+{
+	ssh_key key = NULL;
+	const char *name = "unknown";
+
+	if (ssh_get_server_publickey(s, &key) == SSH_OK)
+		name = ssh_key_type_to_char(ssh_key_type(key));
+	ssh_key_free(key);
+	return name;
+}
+
+/* Returns 0 when the upstream's host key is the one in known_hosts. */
+static int verify_host_key(ssh_session s, const struct config *cfg, const char *where)
+{
+	enum ssh_known_hosts_e state = ssh_session_is_known_server(s);
+	char *fp;
+
+	if (state == SSH_KNOWN_HOSTS_OK)
+		return 0;
+	fp = presented_fingerprint(s);
+	switch (state) {
+	case SSH_KNOWN_HOSTS_CHANGED:
+		log_error("upstream host key for %s does not match %s (%s key %s): "
+		          "POSSIBLE MAN-IN-THE-MIDDLE ATTACK, connection refused",
+		          where, cfg->known_hosts, key_type_shown(s), fp ? fp : "?");
+		break;
+	case SSH_KNOWN_HOSTS_OTHER:
+		log_error("upstream %s showed a %s host key (%s) but %s holds a key of "
+		          "another type for it: POSSIBLE MAN-IN-THE-MIDDLE ATTACK, connection refused",
+		          where, key_type_shown(s), fp ? fp : "?", cfg->known_hosts);
+		break;
+	case SSH_KNOWN_HOSTS_UNKNOWN:
+	case SSH_KNOWN_HOSTS_NOT_FOUND:
+		log_error("upstream host key for %s is not in %s (%s key %s): connection refused",
+		          where, cfg->known_hosts, key_type_shown(s), fp ? fp : "?");
+		break;
+	default:
+		log_error("cannot check the upstream host key for %s against %s: %s",
+		          where, cfg->known_hosts, ssh_get_error(s));
+		break;
+	}
+	ssh_string_free_char(fp);
+	return -1;
+}
+
+ssh_session upstream_connect(const struct config *cfg, const struct route_target *t)
+{
+	char where[ROUTE_HOST_MAX + 16];
+	ssh_session s = ssh_new();
+
+	snprintf(where, sizeof(where), "%s port %d", t->host, t->port);
+	if (s == NULL || set_options(s, cfg, t) < 0) {
+		log_error("cannot set up the upstream session for %s: %s", where,
+		          s ? ssh_get_error(s) : "out of memory");
+		goto fail;
+	}
+	if (ssh_connect(s) != SSH_OK) {
+		log_error("cannot connect to upstream %s: %s", where, ssh_get_error(s));
+		goto fail;
+	}
+	if (verify_host_key(s, cfg, where) < 0)
+		goto fail;
+	log_verbose("connected to upstream %s", where);
+	return s;
+fail:
+	if (s) {
+		ssh_disconnect(s);
+		ssh_free(s);
+	}
+	return NULL;
+}
+
+int upstream_auth_none(ssh_session upstream, int *methods)
+{
+	int rc = ssh_userauth_none(upstream, NULL);
+
+	*methods = rc == SSH_AUTH_SUCCESS ? 0 : ssh_userauth_list(upstream, NULL);
+	return rc;
+}
+
+int upstream_auth_password(ssh_session upstream, const char *password)
+{
+	return ssh_userauth_password(upstream, NULL, password);
+}

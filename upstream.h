@@ -1,0 +1,24 @@
+/* upstream.h: the connection from sshroute to the route's upstream sshd. */
+#ifndef SSHROUTE_UPSTREAM_H
+#define SSHROUTE_UPSTREAM_H
+
+#include <libssh/libssh.h>
+
+#include "config.h"
+
+/* Seconds a blocking exchange with the upstream may take. */
+#define UPSTREAM_TIMEOUT 10
+
+/* Connects to target and checks its host key strictly against the
+ * configured known_hosts. Returns the connected session, or NULL after
+ * logging why (unreachable, unknown or changed host key). */
+ssh_session upstream_connect(const struct config *cfg, const struct route_target *target);
+
+/* Starts authentication with "none". Returns the SSH_AUTH_* result; on
+ * SSH_AUTH_DENIED, *methods holds the upstream's SSH_AUTH_METHOD_* bits. */
+int upstream_auth_none(ssh_session upstream, int *methods);
+
+/* Tries a password on the upstream; returns the SSH_AUTH_* result. */
+int upstream_auth_password(ssh_session upstream, const char *password);
+
+#endif
