@@ -58,7 +58,8 @@ int user_name_is_safe(const char *name);
 /* Finds the route for user and expands it into out. An exact route wins
  * over patterns; among patterns the first in the file wins; routes that use
  * %u never match names that fail user_name_is_safe. Returns 0 when found,
- * -1 when the user has no route. */
+ * -1 when the user has no route (or, for a route without user, when the
+ * name is too long for route_target.user). */
 int route_lookup(const struct config *cfg, const char *user, struct route_target *out);
 
 #endif

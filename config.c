@@ -1,0 +1,966 @@
+/* config.c: reads route.ini into a struct config and finds the route for a
+ * user name.
+ *
+ * inih does the tokenising. Our own reader feeds it one physical line at a
+ * time, so that we know the line number of every key (Debian's inih gives
+ * the handler none), and it notes section headers itself, so that two
+ * sections with the same name, or a section without any key, are seen too.
+ * Every problem is collected with its line and handed to the caller sorted
+ * by line once the whole file has been read. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <ini.h>
+#include <libssh/libssh.h>
+
+#define DEFAULT_LOGIN_GRACE_TIME 30
+#define DEFAULT_MAX_AUTH_TRIES 6
+#define DEFAULT_PORT 22
+
+enum section_kind {
+	SECTION_NONE,     /* before the first header */
+	SECTION_SERVER,
+	SECTION_ROUTE,
+	SECTION_IGNORED,  /* a bad header: its keys are skipped, it was reported */
+};
+
+enum server_key { KEY_HOST_KEY, KEY_KNOWN_HOSTS, KEY_LOGIN_GRACE_TIME,
+	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, N_SERVER_KEYS };
+enum route_key { KEY_UPSTREAM, KEY_USER, N_ROUTE_KEYS };
+
+struct problem {
+	int line;      /* 0: about the whole file */
+	size_t seq;    /* order of discovery, to keep the sort stable */
+	char *text;    /* "file:line: message" */
+};
+
+struct parser {
+	const char *path;
+	FILE *fp;
+	struct config *cfg;
+	char *buf;                /* getline buffer */
+	size_t bufsize;
+	int lineno;               /* physical line last handed to inih */
+	int pending_key_line;     /* a key line inih has not passed to on_key yet */
+	enum section_kind section;
+	int server_line;          /* first [server] header, 0 when none */
+	int server_key_line[N_SERVER_KEYS];  /* first line of each key */
+	int n_route_sections;
+	struct route draft;       /* the [route NAME] being read */
+	int draft_is_duplicate;
+	int route_key_line[N_ROUTE_KEYS];
+	struct problem *problems;
+	size_t n_problems;
+	size_t lost_problems;     /* could not be stored: out of memory */
+	int read_errno;           /* errno of the getline that ended the file */
+};
+
+struct key_def {
+	const char *name;
+	int repeatable;
+	void (*set)(struct parser *p, const char *value);
+};
+
+/* ---- problems ---- */
+
+/* Control characters from the file must not reach a terminal or a log. */
+static void make_printable(char *s)
+{
+	for (; *s; s++)
+		if (iscntrl((unsigned char)*s))
+			*s = '?';
+}
+
+static void add_problem(struct parser *p, int line, const char *message)
+{
+	struct problem *grown;
+	char *text;
+	int n;
+
+	if (line > 0)
+		n = asprintf(&text, "%s:%d: %s", p->path, line, message);
+	else
+		n = asprintf(&text, "%s: %s", p->path, message);
+	grown = n < 0 ? NULL : realloc(p->problems, (p->n_problems + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		if (n >= 0)
+			free(text);
+		p->lost_problems++;
+		return;
+	}
+	make_printable(text);
+	p->problems = grown;
+	p->problems[p->n_problems].line = line;
+	p->problems[p->n_problems].seq = p->n_problems;
+	p->problems[p->n_problems].text = text;
+	p->n_problems++;
+}
+
+__attribute__((format(printf, 3, 4)))
+static void report_at(struct parser *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char *message;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&message, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		p->lost_problems++;
+		return;
+	}
+	add_problem(p, line, message);
+	free(message);
+}
+
+#define report(p, ...) report_at((p), (p)->lineno, __VA_ARGS__)
+
+static void note_out_of_memory(struct parser *p)
+{
+	report(p, "out of memory");
+}
+
+static char *dup_or_report(struct parser *p, const char *s)
+{
+	char *copy = strdup(s);
+
+	if (copy == NULL)
+		note_out_of_memory(p);
+	return copy;
+}
+
+static int compare_problems(const void *a, const void *b)
+{
+	const struct problem *x = a, *y = b;
+	long lx = x->line > 0 ? x->line : (long)INT_MAX + 1;
+	long ly = y->line > 0 ? y->line : (long)INT_MAX + 1;
+
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Hands the problems to the caller in line order (problems about the file
+ * as a whole last) and returns how many there were. */
+static int deliver_problems(struct parser *p, config_report_fn report_fn, void *ctx)
+{
+	size_t i;
+	int total = (int)(p->n_problems + p->lost_problems);
+
+	qsort(p->problems, p->n_problems, sizeof(*p->problems), compare_problems);
+	for (i = 0; i < p->n_problems; i++) {
+		if (report_fn != NULL)
+			report_fn(p->problems[i].text, ctx);
+		free(p->problems[i].text);
+	}
+	if (p->lost_problems > 0 && report_fn != NULL)
+		report_fn("out of memory while reading the configuration", ctx);
+	free(p->problems);
+	p->problems = NULL;
+	p->n_problems = 0;
+	return total;
+}
+
+/* ---- small string helpers ---- */
+
+static char *skip_space(char *s)
+{
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+static void strip_trailing_space(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+}
+
+static char *trim(char *s)
+{
+	s = skip_space(s);
+	strip_trailing_space(s);
+	return s;
+}
+
+/* Cuts an inline comment the way inih does: a ';' after whitespace. */
+static void strip_inline_comment(char *s)
+{
+	int was_space = 0;
+
+	for (; *s; s++) {
+		if (was_space && *s == ';') {
+			*s = '\0';
+			return;
+		}
+		was_space = isspace((unsigned char)*s);
+	}
+}
+
+static int has_space_or_control(const char *s)
+{
+	for (; *s; s++)
+		if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s))
+			return 1;
+	return 0;
+}
+
+/* ---- templates (%u, %%) ---- */
+
+static int host_char_ok(unsigned char c)
+{
+	return isalnum(c) || c == '.' || c == '-' || c == '_';
+}
+
+static int user_char_ok(unsigned char c)
+{
+	return !isspace(c) && !iscntrl(c);
+}
+
+/* Checks a template for upstream host or user: only %u and %% may follow a
+ * '%', every other character (and the '%' that %% stands for) must pass
+ * char_ok, and the longest possible expansion must fit into max_len.
+ * Returns 0 when it is fine, sets *uses_u when %u appears. */
+static int check_template(struct parser *p, const char *tmpl, const char *what,
+                          int (*char_ok)(unsigned char), size_t max_len, int *uses_u)
+{
+	size_t expanded = 0;
+	const char *s;
+
+	for (s = tmpl; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '%') {
+			if (s[1] == '\0') {
+				report(p, "lone \"%%\" at the end of %s \"%s\" (write %%%% for a literal %%)", what, tmpl);
+				return -1;
+			}
+			if (s[1] == 'u') {
+				*uses_u = 1;
+				expanded += USER_NAME_MAX;
+				s++;
+				continue;
+			}
+			if (s[1] != '%') {
+				report(p, "unknown %%-sequence \"%%%c\" in %s \"%s\" (only %%u and %%%% are allowed)",
+				       s[1], what, tmpl);
+				return -1;
+			}
+			s++;
+		}
+		if (!char_ok(c)) {
+			if (isprint(c))
+				report(p, "invalid character \"%c\" in %s \"%s\"", c, what, tmpl);
+			else
+				report(p, "invalid character 0x%02x in %s \"%s\"", c, what, tmpl);
+			return -1;
+		}
+		expanded++;
+	}
+	if (expanded > max_len) {
+		report(p, "%s \"%s\" is too long (at most %zu characters after %%u expansion)",
+		       what, tmpl, max_len);
+		return -1;
+	}
+	return 0;
+}
+
+/* Expands %u and %% into out; -1 when it does not fit. */
+static int expand_template(const char *tmpl, const char *name, char *out, size_t size)
+{
+	size_t used = 0, n;
+	const char *s, *piece;
+
+	for (s = tmpl; *s; s++) {
+		piece = s;
+		n = 1;
+		if (s[0] == '%' && s[1] == 'u') {
+			piece = name;
+			n = strlen(name);
+			s++;
+		} else if (s[0] == '%' && s[1] == '%') {
+			s++;
+		}
+		if (used + n >= size)
+			return -1;
+		memcpy(out + used, piece, n);
+		used += n;
+	}
+	out[used] = '\0';
+	return 0;
+}
+
+/* ---- values ---- */
+
+/* Strict decimal integer in [min, max]; what names the key in messages. */
+static int parse_number(struct parser *p, const char *what, const char *value,
+                        long min, long max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (end == value || *end != '\0' || isspace((unsigned char)value[0])) {
+		report(p, "%s \"%s\" is not an integer", what, value);
+		return -1;
+	}
+	if (errno == ERANGE || v < min || v > max) {
+		report(p, "%s \"%s\" is out of range (%ld..%ld)", what, value, min, max);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_port(struct parser *p, const char *text, int *port)
+{
+	const char *s;
+	long v;
+
+	for (s = text; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			break;
+	v = (*s == '\0' && s > text && s - text <= 5) ? strtol(text, NULL, 10) : 0;
+	if (v < 1 || v > 65535) {
+		report(p, "bad port \"%s\" (1..65535)", text);
+		return -1;
+	}
+	*port = (int)v;
+	return 0;
+}
+
+/* "[ADDR]" or "[ADDR]:PORT": the address is kept without brackets. */
+static int parse_bracketed_upstream(struct parser *p, const char *value, char **host, int *port)
+{
+	const char *close = strchr(value, ']');
+	struct in6_addr addr;
+	char *inside;
+
+	if (close == NULL) {
+		report(p, "bad upstream \"%s\": missing \"]\" after the IPv6 address", value);
+		return -1;
+	}
+	if (close[1] != '\0' && close[1] != ':') {
+		report(p, "bad upstream \"%s\": expected \":PORT\" after \"]\"", value);
+		return -1;
+	}
+	inside = strndup(value + 1, (size_t)(close - value - 1));
+	if (inside == NULL) {
+		note_out_of_memory(p);
+		return -1;
+	}
+	if (inet_pton(AF_INET6, inside, &addr) != 1) {
+		report(p, "bad upstream \"%s\": \"%s\" is not an IPv6 address", value, inside);
+		free(inside);
+		return -1;
+	}
+	if (close[1] == ':' && parse_port(p, close + 2, port) < 0) {
+		free(inside);
+		return -1;
+	}
+	*host = inside;
+	return 0;
+}
+
+/* "HOST" or "HOST:PORT", where HOST is a name or IPv4 address template. */
+static int parse_plain_upstream(struct parser *p, const char *value, char **host,
+                                int *port, int *uses_u)
+{
+	const char *colon = strchr(value, ':');
+	char *name;
+
+	if (colon != NULL && strchr(colon + 1, ':') != NULL) {
+		report(p, "bad upstream \"%s\": write an IPv6 address in brackets, as [ADDR] or [ADDR]:PORT", value);
+		return -1;
+	}
+	name = colon ? strndup(value, (size_t)(colon - value)) : strdup(value);
+	if (name == NULL) {
+		note_out_of_memory(p);
+		return -1;
+	}
+	if (*name == '\0') {
+		report(p, "bad upstream \"%s\": no host name", value);
+		goto fail;
+	}
+	if (check_template(p, name, "upstream host", host_char_ok, ROUTE_HOST_MAX - 1, uses_u) < 0)
+		goto fail;
+	if (colon != NULL && parse_port(p, colon + 1, port) < 0)
+		goto fail;
+	*host = name;
+	return 0;
+fail:
+	free(name);
+	return -1;
+}
+
+/* ---- [server] keys ---- */
+
+static int check_host_key(struct parser *p, const char *path)
+{
+	ssh_key key = NULL;
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		report(p, "cannot read host key %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		report(p, "host key %s is not a regular file", path);
+		return -1;
+	}
+	/* sshd refuses such keys too: anyone who can read it can be us. */
+	if (st.st_mode & 077) {
+		report(p, "host key %s is %s by group or others (mode %04o; chmod 600)", path,
+		       (st.st_mode & 044) ? "readable" : "accessible",
+		       (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if (faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) < 0) {
+		report(p, "cannot read host key %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK) {
+		report(p, "host key %s is not a usable private key (unparseable or protected by a passphrase)", path);
+		return -1;
+	}
+	ssh_key_free(key);
+	return 0;
+}
+
+static void set_host_key(struct parser *p, const char *value)
+{
+	struct config *cfg = p->cfg;
+	char **grown;
+	char *copy;
+
+	if (check_host_key(p, value) < 0 || (copy = dup_or_report(p, value)) == NULL)
+		return;
+	grown = realloc(cfg->host_keys, (cfg->n_host_keys + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		free(copy);
+		note_out_of_memory(p);
+		return;
+	}
+	cfg->host_keys = grown;
+	cfg->host_keys[cfg->n_host_keys++] = copy;
+}
+
+static void set_known_hosts(struct parser *p, const char *value)
+{
+	struct stat st;
+
+	if (stat(value, &st) < 0 || faccessat(AT_FDCWD, value, R_OK, AT_EACCESS) < 0) {
+		report(p, "cannot read known_hosts %s: %s", value, strerror(errno));
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		report(p, "known_hosts %s is not a regular file", value);
+		return;
+	}
+	p->cfg->known_hosts = dup_or_report(p, value);
+}
+
+static void set_login_grace_time(struct parser *p, const char *value)
+{
+	parse_number(p, "login_grace_time", value, 0, 86400, &p->cfg->login_grace_time);
+}
+
+static void set_max_auth_tries(struct parser *p, const char *value)
+{
+	parse_number(p, "max_auth_tries", value, 1, 100, &p->cfg->max_auth_tries);
+}
+
+static void set_log_level(struct parser *p, const char *value)
+{
+	static const char *const names[] = {
+		[LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_INFO] = "info",
+		[LOG_LEVEL_VERBOSE] = "verbose", [LOG_LEVEL_DEBUG] = "debug",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(value, names[i]) == 0) {
+			p->cfg->log_level = (enum log_level)i;
+			return;
+		}
+	}
+	report(p, "bad log_level \"%s\" (error, info, verbose or debug)", value);
+}
+
+/* ---- [route NAME] keys ---- */
+
+static void set_upstream(struct parser *p, const char *value)
+{
+	int port = DEFAULT_PORT, uses_u = 0, rc;
+	char *host = NULL;
+
+	if (value[0] == '[')
+		rc = parse_bracketed_upstream(p, value, &host, &port);
+	else
+		rc = parse_plain_upstream(p, value, &host, &port, &uses_u);
+	if (rc < 0)
+		return;
+	p->draft.host = host;
+	p->draft.port = port;
+	p->draft.uses_u |= uses_u;
+}
+
+static void set_user(struct parser *p, const char *value)
+{
+	int uses_u = 0;
+
+	if (check_template(p, value, "user", user_char_ok, ROUTE_USER_MAX - 1, &uses_u) < 0)
+		return;
+	p->draft.user = dup_or_report(p, value);
+	p->draft.uses_u |= uses_u;
+}
+
+static const struct key_def server_keys[N_SERVER_KEYS] = {
+	[KEY_HOST_KEY] = { "host_key", 1, set_host_key },
+	[KEY_KNOWN_HOSTS] = { "known_hosts", 0, set_known_hosts },
+	[KEY_LOGIN_GRACE_TIME] = { "login_grace_time", 0, set_login_grace_time },
+	[KEY_MAX_AUTH_TRIES] = { "max_auth_tries", 0, set_max_auth_tries },
+	[KEY_LOG_LEVEL] = { "log_level", 0, set_log_level },
+};
+
+static const struct key_def route_keys[N_ROUTE_KEYS] = {
+	[KEY_UPSTREAM] = { "upstream", 0, set_upstream },
+	[KEY_USER] = { "user", 0, set_user },
+};
+
+/* Looks name up in keys, refuses repeats and empty values, then sets it.
+ * first_line[i] remembers where key i was first given. */
+static void apply_key(struct parser *p, const struct key_def *keys, size_t n_keys,
+                      int *first_line, const char *label, const char *name, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < n_keys; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			break;
+	if (i == n_keys) {
+		report(p, "unknown key \"%s\" in %s", name, label);
+		return;
+	}
+	if (first_line[i] != 0 && !keys[i].repeatable) {
+		report(p, "\"%s\" given twice in %s (first at line %d)", name, label, first_line[i]);
+		return;
+	}
+	if (first_line[i] == 0)
+		first_line[i] = p->lineno;
+	if (*value == '\0') {
+		report(p, "empty value for \"%s\" in %s", name, label);
+		return;
+	}
+	keys[i].set(p, value);
+}
+
+/* ---- sections ---- */
+
+static void free_route(struct route *r)
+{
+	free(r->pattern);
+	free(r->host);
+	free(r->user);
+	memset(r, 0, sizeof(*r));
+}
+
+static const struct route *find_route_by_pattern(const struct config *cfg, const char *pattern)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_routes; i++)
+		if (strcmp(cfg->routes[i].pattern, pattern) == 0)
+			return &cfg->routes[i];
+	return NULL;
+}
+
+/* Ends the [route NAME] being read: it must have had an upstream; it joins
+ * cfg->routes unless it repeats an earlier one. */
+static void finish_route(struct parser *p)
+{
+	struct config *cfg = p->cfg;
+	struct route *grown;
+
+	if (p->route_key_line[KEY_UPSTREAM] == 0)
+		report_at(p, p->draft.line, "[route %s] has no upstream", p->draft.pattern);
+	if (p->draft_is_duplicate) {
+		free_route(&p->draft);
+		return;
+	}
+	grown = realloc(cfg->routes, (cfg->n_routes + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		report_at(p, p->draft.line, "out of memory");
+		free_route(&p->draft);
+		return;
+	}
+	cfg->routes = grown;
+	cfg->routes[cfg->n_routes++] = p->draft;
+	memset(&p->draft, 0, sizeof(p->draft));
+}
+
+static void finish_section(struct parser *p)
+{
+	if (p->section == SECTION_ROUTE)
+		finish_route(p);
+	p->section = SECTION_NONE;
+}
+
+static void start_route(struct parser *p, const char *pattern)
+{
+	const struct route *first;
+
+	p->n_route_sections++;
+	p->section = SECTION_IGNORED;
+	if (*pattern == '\0') {
+		report(p, "[route] needs a user name or pattern, as in [route alice] or [route team-*]");
+		return;
+	}
+	if (has_space_or_control(pattern)) {
+		report(p, "bad route name \"%s\": it may not contain spaces", pattern);
+		return;
+	}
+	memset(&p->draft, 0, sizeof(p->draft));
+	memset(p->route_key_line, 0, sizeof(p->route_key_line));
+	p->draft.pattern = dup_or_report(p, pattern);
+	if (p->draft.pattern == NULL)
+		return;
+	p->draft.line = p->lineno;
+	p->draft.is_glob = strpbrk(pattern, "*?[") != NULL;
+	p->draft.port = DEFAULT_PORT;
+	first = find_route_by_pattern(p->cfg, pattern);
+	p->draft_is_duplicate = first != NULL;
+	if (first != NULL)
+		report(p, "duplicate [route %s] (first at line %d)", pattern, first->line);
+	p->section = SECTION_ROUTE;
+}
+
+static void start_section(struct parser *p, char *name)
+{
+	if (strcmp(name, "server") == 0) {
+		p->section = SECTION_SERVER;
+		if (p->server_line == 0)
+			p->server_line = p->lineno;
+	} else if (strncmp(name, "route", 5) == 0 && (name[5] == '\0' || isspace((unsigned char)name[5]))) {
+		start_route(p, trim(name + 5));
+	} else {
+		report(p, "unknown section [%s] (expected [server] or [route NAME])", name);
+		p->section = SECTION_IGNORED;
+	}
+}
+
+/* line starts with '['. The closing ']' is the last character before any
+ * inline comment, so that patterns like [route team-[ab]*] work. */
+static void read_section_header(struct parser *p, char *line)
+{
+	size_t len;
+
+	finish_section(p);
+	strip_inline_comment(line + 1);
+	strip_trailing_space(line);
+	len = strlen(line);
+	if (len < 2 || line[len - 1] != ']') {
+		report(p, "bad section header (expected [server] or [route NAME])");
+		p->section = SECTION_IGNORED;
+		return;
+	}
+	line[len - 1] = '\0';
+	start_section(p, trim(line + 1));
+}
+
+/* A line that was neither blank, comment nor header but never reached
+ * on_key had no '=' (or ':'): inih counts that as an error. */
+static void check_pending_key_line(struct parser *p)
+{
+	if (p->pending_key_line == 0)
+		return;
+	report_at(p, p->pending_key_line, "expected \"key = value\", [server] or [route NAME]");
+	p->pending_key_line = 0;
+}
+
+static void classify_line(struct parser *p, char *line)
+{
+	if (*line == '\0' || *line == ';' || *line == '#')
+		return;
+	if (*line == '[')
+		read_section_header(p, line);
+	else
+		p->pending_key_line = p->lineno;
+}
+
+/* Length of a line without its line ending. */
+static size_t content_length(const char *line, size_t len)
+{
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	return len;
+}
+
+/* A line we cannot hand to inih: it gets a blank line instead. When it
+ * looked like a section header, the keys that follow belong to nothing. */
+static char *reject_line(struct parser *p, char *line, char *str)
+{
+	if (*skip_space(line) == '[') {
+		finish_section(p);
+		p->section = SECTION_IGNORED;
+	}
+	str[0] = '\0';
+	return str;
+}
+
+/* inih's reader (fgets-like, num is the size of inih's buffer). It hands
+ * inih one physical line at a time, so inih's line numbers are ours. Leading
+ * whitespace is removed: inih would otherwise take an indented line for
+ * the continuation of the previous value. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parser *p = stream;
+	size_t len, max = num > 3 ? (size_t)num - 3 : 0;
+	char *line;
+	ssize_t n;
+
+	check_pending_key_line(p);
+	errno = 0;
+	n = getline(&p->buf, &p->bufsize, p->fp);
+	if (n < 0) {
+		p->read_errno = errno;
+		return NULL;
+	}
+	p->lineno++;
+	line = p->buf;
+	len = (size_t)n;
+	if (p->lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+		line += 3;
+		len -= 3;
+	}
+	if (memchr(line, '\0', len) != NULL) {
+		report(p, "line contains a NUL byte");
+		return reject_line(p, line, str);
+	}
+	if (content_length(line, len) > max) {
+		report(p, "line too long (more than %zu characters)", max);
+		return reject_line(p, line, str);
+	}
+	line = skip_space(line);
+	memcpy(str, line, strlen(line) + 1);
+	classify_line(p, line);
+	return str;
+}
+
+/* inih's handler. section is inih's idea of it; ours (from read_line) is
+ * used instead, as it also knows about bad and repeated headers. */
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parser *p = user;
+	char label[64 + ROUTE_HOST_MAX];
+
+	(void)section;
+	p->pending_key_line = 0;
+	if (*name == '\0') {
+		report(p, "missing key name before \"=\"");
+		return 1;
+	}
+	switch (p->section) {
+	case SECTION_NONE:
+		report(p, "key \"%s\" outside any section (put it under [server] or [route NAME])", name);
+		break;
+	case SECTION_SERVER:
+		apply_key(p, server_keys, N_SERVER_KEYS, p->server_key_line, "[server]", name, value);
+		break;
+	case SECTION_ROUTE:
+		snprintf(label, sizeof(label), "[route %s]", p->draft.pattern);
+		apply_key(p, route_keys, N_ROUTE_KEYS, p->route_key_line, label, name, value);
+		break;
+	case SECTION_IGNORED:
+		break;
+	}
+	return 1;
+}
+
+/* What must be there once the whole file is read. */
+static void check_required(struct parser *p)
+{
+	if (p->server_line == 0) {
+		report_at(p, 0, "no [server] section (host_key and known_hosts are required)");
+	} else {
+		if (p->server_key_line[KEY_HOST_KEY] == 0)
+			report_at(p, p->server_line, "[server] has no host_key");
+		if (p->server_key_line[KEY_KNOWN_HOSTS] == 0)
+			report_at(p, p->server_line, "[server] has no known_hosts");
+	}
+	if (p->n_route_sections == 0)
+		report_at(p, 0, "no [route NAME] section: nobody could log in");
+}
+
+static void init_config(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->login_grace_time = DEFAULT_LOGIN_GRACE_TIME;
+	cfg->max_auth_tries = DEFAULT_MAX_AUTH_TRIES;
+	cfg->log_level = LOG_LEVEL_INFO;
+}
+
+static int open_config(struct parser *p)
+{
+	struct stat st;
+
+	p->fp = fopen(p->path, "re");
+	if (p->fp == NULL) {
+		report_at(p, 0, "cannot read: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(p->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		report_at(p, 0, "cannot read: %s", strerror(EISDIR));
+		return -1;
+	}
+	return 0;
+}
+
+static int has_problem_at(const struct parser *p, int line)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_problems; i++)
+		if (p->problems[i].line == line)
+			return 1;
+	return 0;
+}
+
+static void parse_config(struct parser *p)
+{
+	int rc;
+
+	rc = ini_parse_stream(read_line, p, on_key, p);
+	check_pending_key_line(p);
+	finish_section(p);
+	if (ferror(p->fp)) {
+		report_at(p, 0, "read error: %s", strerror(p->read_errno));
+		return;
+	}
+	/* inih returns the first line it could not parse; our reader has
+	 * reported every such line already, so this is only a safety net. */
+	if (rc == -2)
+		report_at(p, 0, "out of memory");
+	else if (rc > 0 && !has_problem_at(p, rc))
+		report_at(p, rc, "parse error");
+	check_required(p);
+}
+
+int config_load(const char *path, struct config *cfg, config_report_fn report_fn, void *ctx)
+{
+	struct parser p;
+
+	init_config(cfg);
+	memset(&p, 0, sizeof(p));
+	p.path = path;
+	p.cfg = cfg;
+	cfg->path = strdup(path);
+	if (cfg->path == NULL)
+		report_at(&p, 0, "out of memory");
+	else if (open_config(&p) == 0)
+		parse_config(&p);
+	if (p.fp != NULL)
+		fclose(p.fp);
+	free_route(&p.draft);
+	free(p.buf);
+	return deliver_problems(&p, report_fn, ctx);
+}
+
+void config_free(struct config *cfg)
+{
+	size_t i;
+
+	free(cfg->path);
+	for (i = 0; i < cfg->n_host_keys; i++)
+		free(cfg->host_keys[i]);
+	free(cfg->host_keys);
+	free(cfg->known_hosts);
+	for (i = 0; i < cfg->n_routes; i++)
+		free_route(&cfg->routes[i]);
+	free(cfg->routes);
+	init_config(cfg);
+}
+
+/* ---- lookup ---- */
+
+int user_name_is_safe(const char *name)
+{
+	size_t n;
+
+	for (n = 0; name[n]; n++) {
+		unsigned char c = (unsigned char)name[n];
+
+		if (n >= USER_NAME_MAX)
+			return 0;
+		if (!isascii(c) || !(isalnum(c) || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return n > 0;
+}
+
+static int route_matches(const struct route *r, const char *user)
+{
+	if (r->host == NULL)
+		return 0;   /* its upstream was bad: reported at load time */
+	if (r->uses_u && !user_name_is_safe(user))
+		return 0;
+	if (r->is_glob)
+		return fnmatch(r->pattern, user, 0) == 0;
+	return strcmp(r->pattern, user) == 0;
+}
+
+static const struct route *find_route(const struct config *cfg, const char *user, int globs)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_routes; i++)
+		if (cfg->routes[i].is_glob == globs && route_matches(&cfg->routes[i], user))
+			return &cfg->routes[i];
+	return NULL;
+}
+
+static int expand_route(const struct route *r, const char *user, struct route_target *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->route = r;
+	out->port = r->port;
+	if (expand_template(r->host, user, out->host, sizeof(out->host)) < 0)
+		return -1;
+	if (r->user == NULL) {
+		if (strlen(user) >= sizeof(out->user))
+			return -1;
+		strcpy(out->user, user);
+		return 0;
+	}
+	return expand_template(r->user, user, out->user, sizeof(out->user));
+}
+
+int route_lookup(const struct config *cfg, const char *user, struct route_target *out)
+{
+	const struct route *r = find_route(cfg, user, 0);
+
+	if (r == NULL)
+		r = find_route(cfg, user, 1);
+	if (r == NULL)
+		return -1;
+	return expand_route(r, user, out);
+}

@@ -1,0 +1,722 @@
+/* unit_config.c: unit tests for the routing table (config.c).
+ *
+ * Writes route.ini files into a temporary directory (with real host keys
+ * made by ssh-keygen), loads them with config_load and checks the problems
+ * reported and the routes found. Prints one line per case, "ok - NAME" or
+ * "not ok - NAME: detail", and exits 1 when any case failed. */
+#include "config.h"
+
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The [server] section every file below starts with: lines 1 to 3. */
+#define SERVER "[server]\nhost_key = hk\nknown_hosts = known_hosts\n"
+
+#define MAX_MESSAGES 64
+
+struct messages {
+	char *text[MAX_MESSAGES];
+	int n;
+};
+
+/* One expected problem: reported at line (0: no line) and containing text. */
+struct want {
+	int line;
+	const char *text;
+};
+
+#define WANT(...) (struct want[]){ __VA_ARGS__ }, \
+	sizeof((struct want[]){ __VA_ARGS__ }) / sizeof(struct want)
+#define NO_PROBLEMS NULL, 0
+
+static int failures;
+static char tmpdir[] = "/tmp/unit_config.XXXXXX";
+
+/* ---- reporting ---- */
+
+static void pass(const char *name)
+{
+	printf("ok - %s\n", name);
+}
+
+__attribute__((format(printf, 2, 3)))
+static void fail(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("not ok - %s: ", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	failures++;
+}
+
+/* ---- files ---- */
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
+		perror(path);
+		exit(2);
+	}
+	chmod(path, mode);
+}
+
+static void run(const char *command)
+{
+	if (system(command) != 0) {
+		fprintf(stderr, "failed: %s\n", command);
+		exit(2);
+	}
+}
+
+static void make_fixtures(void)
+{
+	if (mkdtemp(tmpdir) == NULL || chdir(tmpdir) != 0) {
+		perror(tmpdir);
+		exit(2);
+	}
+	run("ssh-keygen -q -t ed25519 -N '' -C '' -f hk");
+	run("ssh-keygen -q -t ecdsa -N '' -C '' -f hk2");
+	run("ssh-keygen -q -t ed25519 -N secret -C '' -f hkpw");
+	run("cp hk hk644");
+	chmod("hk", 0600);
+	chmod("hk2", 0600);
+	chmod("hkpw", 0600);
+	chmod("hk644", 0644);
+	write_file("notakey", "this is not a key\n", 0600);
+	write_file("known_hosts", "", 0644);
+	write_file("hk000", "", 0000);
+	write_file("kh000", "", 0000);
+	mkdir("adir", 0700);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static void remove_fixtures(void)
+{
+	if (chdir("/") != 0)
+		perror("/");
+	nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- loading ---- */
+
+static void collect(const char *message, void *ctx)
+{
+	struct messages *m = ctx;
+
+	if (m->n < MAX_MESSAGES)
+		m->text[m->n++] = strdup(message);
+}
+
+static void free_messages(struct messages *m)
+{
+	int i;
+
+	for (i = 0; i < m->n; i++)
+		free(m->text[i]);
+	m->n = 0;
+}
+
+static void join_messages(const struct messages *m, char *out, size_t size)
+{
+	size_t used = 0;
+	int i;
+
+	out[0] = '\0';
+	for (i = 0; i < m->n && used < size; i++)
+		used += (size_t)snprintf(out + used, size - used, "%s[%s]", i ? " " : "", m->text[i]);
+}
+
+/* Loads path; a mismatch between return value and reports is a failure. */
+static int load_file(const char *name, const char *path, struct config *cfg, struct messages *m)
+{
+	int rc;
+
+	m->n = 0;
+	rc = config_load(path, cfg, collect, m);
+	if (rc != m->n) {
+		fail(name, "config_load returned %d but reported %d problems", rc, m->n);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_text(const char *name, const char *text, struct config *cfg, struct messages *m)
+{
+	write_file("route.ini", text, 0644);
+	return load_file(name, "route.ini", cfg, m);
+}
+
+static int message_matches(const char *message, const struct want *w)
+{
+	char prefix[64];
+
+	if (w->line > 0)
+		snprintf(prefix, sizeof(prefix), "route.ini:%d: ", w->line);
+	else
+		snprintf(prefix, sizeof(prefix), "route.ini: ");
+	return strncmp(message, prefix, strlen(prefix)) == 0 && strstr(message, w->text) != NULL;
+}
+
+/* Every wanted problem must be reported, each by its own message, and
+ * nothing else. */
+static int check_messages(const char *name, const struct messages *m,
+                          const struct want *wants, size_t n_wants)
+{
+	char got[4096];
+	int used[MAX_MESSAGES] = { 0 };
+	size_t i;
+	int j;
+
+	join_messages(m, got, sizeof(got));
+	for (i = 0; i < n_wants; i++) {
+		for (j = 0; j < m->n; j++)
+			if (!used[j] && message_matches(m->text[j], &wants[i]))
+				break;
+		if (j == m->n) {
+			fail(name, "missing line %d \"%s\"; got %s", wants[i].line, wants[i].text, got);
+			return -1;
+		}
+		used[j] = 1;
+	}
+	if ((size_t)m->n != n_wants) {
+		fail(name, "expected %zu problems, got %d: %s", n_wants, m->n, got);
+		return -1;
+	}
+	return 0;
+}
+
+static void expect_problems(const char *name, const char *text,
+                            const struct want *wants, size_t n_wants)
+{
+	struct config cfg;
+	struct messages m;
+
+	if (load_text(name, text, &cfg, &m) == 0 && check_messages(name, &m, wants, n_wants) == 0)
+		pass(name);
+	free_messages(&m);
+	config_free(&cfg);
+}
+
+/* ---- lookups ---- */
+
+static void expect_route(const char *name, const struct config *cfg, const char *user,
+                         const char *host, int port, const char *upstream_user)
+{
+	struct route_target t;
+
+	if (route_lookup(cfg, user, &t) != 0)
+		fail(name, "no route for \"%s\"", user);
+	else if (strcmp(t.host, host) != 0 || t.port != port || strcmp(t.user, upstream_user) != 0)
+		fail(name, "\"%s\" went to %s port %d as %s (route %s), expected %s port %d as %s",
+		     user, t.host, t.port, t.user, t.route->pattern, host, port, upstream_user);
+	else
+		pass(name);
+}
+
+static void expect_no_route(const char *name, const struct config *cfg, const char *user)
+{
+	struct route_target t;
+
+	if (route_lookup(cfg, user, &t) == 0)
+		fail(name, "\"%s\" went to %s via [route %s]", user, t.host, t.route->pattern);
+	else
+		pass(name);
+}
+
+/* Loads a file that must be free of problems, for lookup tests. */
+static int load_good(const char *name, const char *text, struct config *cfg)
+{
+	struct messages m;
+	int ok = load_text(name, text, cfg, &m) == 0 && check_messages(name, &m, NO_PROBLEMS) == 0;
+
+	free_messages(&m);
+	return ok ? 0 : -1;
+}
+
+/* ---- cases: valid files ---- */
+
+static void test_valid_file(void)
+{
+	const char *name = "valid file reports no problems";
+	struct config cfg;
+
+	if (load_good(name, "; sample\n"
+	              "# another comment\n"
+	              "[server]   ; inline comment\n"
+	              "host_key = hk\n"
+	              "host_key = hk2   ; a second key is fine\n"
+	              "  known_hosts = known_hosts\n"
+	              "login_grace_time = 0\n"
+	              "max_auth_tries = 100\n"
+	              "log_level = debug\n"
+	              "\n"
+	              "[route alice]\n"
+	              "\tupstream = host-alice.example.net\n"
+	              "  user = alice2\n"
+	              "[route team-[ab]*]\n"
+	              "upstream: %u.teams.example.net:2222\n", &cfg) < 0)
+		goto out;
+	if (cfg.n_host_keys != 2 || strcmp(cfg.host_keys[0], "hk") || strcmp(cfg.host_keys[1], "hk2"))
+		fail(name, "host keys not read");
+	else if (!cfg.known_hosts || strcmp(cfg.known_hosts, "known_hosts"))
+		fail(name, "known_hosts not read");
+	else if (cfg.login_grace_time != 0 || cfg.max_auth_tries != 100 || cfg.log_level != LOG_LEVEL_DEBUG)
+		fail(name, "numbers or log_level not read: %d %d %d",
+		     cfg.login_grace_time, cfg.max_auth_tries, (int)cfg.log_level);
+	else if (cfg.n_routes != 2 || cfg.routes[0].line != 11 || cfg.routes[1].line != 14 ||
+	         cfg.routes[0].is_glob || !cfg.routes[1].is_glob || cfg.routes[0].uses_u || !cfg.routes[1].uses_u)
+		fail(name, "routes not read as expected");
+	else
+		pass(name);
+	expect_route("bracket glob in a header", &cfg, "team-b2", "team-b2.teams.example.net", 2222, "team-b2");
+out:
+	config_free(&cfg);
+}
+
+static void test_defaults(void)
+{
+	const char *name = "defaults: grace 30, tries 6, log info";
+	struct config cfg;
+
+	if (load_good(name, SERVER "[route bob]\nupstream = bob.example\n", &cfg) == 0) {
+		if (cfg.login_grace_time != 30 || cfg.max_auth_tries != 6 || cfg.log_level != LOG_LEVEL_INFO)
+			fail(name, "got %d %d %d", cfg.login_grace_time, cfg.max_auth_tries, (int)cfg.log_level);
+		else
+			pass(name);
+		expect_route("default port 22 and default user = client name", &cfg, "bob", "bob.example", 22, "bob");
+	}
+	config_free(&cfg);
+}
+
+static void test_crlf_and_bom(void)
+{
+	struct config cfg;
+
+	if (load_good("CRLF line endings and a BOM are accepted",
+	              "\xEF\xBB\xBF[server]\r\nhost_key = hk\r\nknown_hosts = known_hosts\r\n"
+	              "[route a]\r\nupstream = a.example:2200\r\n", &cfg) == 0) {
+		pass("CRLF line endings and a BOM are accepted");
+		expect_route("CRLF values are trimmed", &cfg, "a", "a.example", 2200, "a");
+	}
+	config_free(&cfg);
+}
+
+/* ---- cases: matching ---- */
+
+static void test_exact_beats_pattern(void)
+{
+	struct config cfg;
+
+	if (load_good("exact beats pattern: file", SERVER
+	              "[route *]\nupstream = star.example\n"
+	              "[route alice]\nupstream = alice.example\n", &cfg) == 0) {
+		expect_route("exact beats an earlier pattern", &cfg, "alice", "alice.example", 22, "alice");
+		expect_route("others take the pattern", &cfg, "bob", "star.example", 22, "bob");
+	}
+	config_free(&cfg);
+}
+
+static void test_first_pattern_wins(void)
+{
+	struct config cfg;
+
+	if (load_good("first pattern wins: file", SERVER
+	              "[route team-*]\nupstream = %u.teams.example.net:2222\nuser = x-%u\n"
+	              "[route team-r*]\nupstream = red-second.example\n"
+	              "[route *]\nupstream = star.example\n", &cfg) == 0) {
+		expect_route("first pattern wins, %u in upstream and user", &cfg, "team-red",
+		             "team-red.teams.example.net", 2222, "x-team-red");
+		expect_route("later catch-all", &cfg, "zed", "star.example", 22, "zed");
+	}
+	config_free(&cfg);
+}
+
+static void test_percent_u_rule(void)
+{
+	static const char *const unsafe[] = {
+		"a/b", "a b", "a;b", "a$b", "a@b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 33 */, "",
+	};
+	const char *name32 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+	struct config cfg;
+	char case_name[128];
+	size_t i;
+
+	/* "**" is a second catch-all (a different pattern string than "*")
+	 * that does not use %u. */
+	if (load_good("%u rule: file", SERVER
+	              "[route a@b]\nupstream = %u.exact.example\n"
+	              "[route x*]\nupstream = fixed.example\nuser = up-%u\n"
+	              "[route *]\nupstream = %u.int.example\n"
+	              "[route **]\nupstream = fallback.example\n", &cfg) < 0)
+		goto out;
+	for (i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
+		snprintf(case_name, sizeof(case_name), "unsafe name \"%.40s\" skips %%u routes", unsafe[i]);
+		expect_route(case_name, &cfg, unsafe[i], "fallback.example", 22, unsafe[i]);
+	}
+	expect_route("safe name expands %u", &cfg, "bob", "bob.int.example", 22, "bob");
+	expect_route("32 characters are safe", &cfg, name32,
+	             "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.int.example", 22, name32);
+	expect_route("%u only in user", &cfg, "xavier", "fixed.example", 22, "up-xavier");
+	expect_route("unsafe name skips a route with %u only in user", &cfg, "x y",
+	             "fallback.example", 22, "x y");
+	if (user_name_is_safe("") || user_name_is_safe("a/b") || user_name_is_safe("\xc3\xa9") ||
+	    !user_name_is_safe("A-z_0.9") || !user_name_is_safe(name32))
+		fail("user_name_is_safe", "wrong answer");
+	else
+		pass("user_name_is_safe");
+out:
+	config_free(&cfg);
+}
+
+static void test_no_match(void)
+{
+	struct config cfg;
+
+	if (load_good("no route: file", SERVER "[route *]\nupstream = %u.example\n", &cfg) == 0) {
+		expect_no_route("unsafe name and only %u routes: no route", &cfg, "a/b");
+		expect_no_route("empty name and only %u routes: no route", &cfg, "");
+	}
+	config_free(&cfg);
+	if (load_good("no route: file 2", SERVER "[route alice]\nupstream = a.example\n", &cfg) == 0)
+		expect_no_route("name without a route", &cfg, "alicia");
+	config_free(&cfg);
+}
+
+static void test_percent_percent(void)
+{
+	struct config cfg;
+
+	if (load_good("%% file", SERVER "[route pct]\nupstream = h.example\nuser = a%%b%%u\n", &cfg) == 0) {
+		expect_route("%% is a literal %, %%u is not %u", &cfg, "pct", "h.example", 22, "a%b%u");
+		if (cfg.n_routes != 1 || cfg.routes[0].uses_u)
+			fail("%%u does not count as %u", "uses_u set");
+		else
+			pass("%%u does not count as %u");
+	}
+	config_free(&cfg);
+}
+
+static void test_upstream_forms(void)
+{
+	struct config cfg;
+
+	if (load_good("upstream forms: file", SERVER
+	              "[route v6a]\nupstream = [::1]\n"
+	              "[route v6b]\nupstream = [2001:db8::1]:2200\n"
+	              "[route v4]\nupstream = 192.0.2.1:65535\n"
+	              "[route name]\nupstream = host_1-a.example:1\n", &cfg) == 0) {
+		expect_route("[v6] gets port 22, no brackets", &cfg, "v6a", "::1", 22, "v6a");
+		expect_route("[v6]:port", &cfg, "v6b", "2001:db8::1", 2200, "v6b");
+		expect_route("ipv4:port", &cfg, "v4", "192.0.2.1", 65535, "v4");
+		expect_route("host:port", &cfg, "name", "host_1-a.example", 1, "name");
+	}
+	config_free(&cfg);
+}
+
+/* ---- cases: errors ---- */
+
+static void test_section_errors(void)
+{
+	expect_problems("unknown section", SERVER
+	                "[route a]\nupstream = h\n[foo]\nx = 1\n[Server]\n",
+	                WANT({ 6, "unknown section [foo]" }, { 8, "unknown section [Server]" }));
+	expect_problems("key outside any section",
+	                "upstream = h\n" SERVER "[route a]\nupstream = h\n",
+	                WANT({ 1, "key \"upstream\" outside any section" }));
+	expect_problems("route without a name", SERVER
+	                "[route]\nupstream = h\n[route a b]\nupstream = h\n[route c]\nupstream = h\n",
+	                WANT({ 4, "[route] needs a user name" }, { 6, "bad route name \"a b\"" }));
+	expect_problems("route without upstream", SERVER
+	                "[route a]\nuser = x\n[route b]\nupstream = h\n[route c]\n",
+	                WANT({ 4, "[route a] has no upstream" }, { 8, "[route c] has no upstream" }));
+	expect_problems("duplicate route", SERVER
+	                "[route a]\nupstream = h\n[route b*]\nupstream = h\n"
+	                "[route a]\nupstream = h\n[route b*]\nupstream = h\n",
+	                WANT({ 8, "duplicate [route a] (first at line 4)" },
+	                     { 10, "duplicate [route b*] (first at line 6)" }));
+	expect_problems("no routes", SERVER,
+	                WANT({ 0, "no [route NAME] section" }));
+}
+
+static void test_key_errors(void)
+{
+	expect_problems("unknown key", SERVER
+	                "colour = red\n[route alice]\nupstreem = h\nupstream = h\n",
+	                WANT({ 4, "unknown key \"colour\" in [server]" },
+	                     { 6, "unknown key \"upstreem\" in [route alice]" }));
+	expect_problems("empty value", SERVER
+	                "log_level =\n[route a]\nupstream =\n[route b]\nupstream = h\nuser = ; comment\n",
+	                WANT({ 4, "empty value for \"log_level\" in [server]" },
+	                     { 6, "empty value for \"upstream\" in [route a]" },
+	                     { 9, "empty value for \"user\" in [route b]" }));
+	expect_problems("key given twice (host_key may repeat)", SERVER
+	                "host_key = hk\nknown_hosts = known_hosts\nlog_level = info\n[route a]\n"
+	                "upstream = h\nuser = u\nupstream = h2\n[server]\nlog_level = error\n",
+	                WANT({ 5, "\"known_hosts\" given twice in [server] (first at line 3)" },
+	                     { 10, "\"upstream\" given twice in [route a] (first at line 8)" },
+	                     { 12, "\"log_level\" given twice in [server] (first at line 6)" }));
+	expect_problems("bad log_level", SERVER "log_level = warn\n[route a]\nupstream = h\n",
+	                WANT({ 4, "bad log_level \"warn\"" }));
+}
+
+static void test_number_errors(void)
+{
+	expect_problems("login_grace_time not an integer", SERVER
+	                "login_grace_time = 30s\n[route a]\nupstream = h\n",
+	                WANT({ 4, "login_grace_time \"30s\" is not an integer" }));
+	expect_problems("login_grace_time out of range", SERVER
+	                "login_grace_time = 86401\n[server]\nlogin_grace_time = -1\n[route a]\nupstream = h\n",
+	                WANT({ 4, "login_grace_time \"86401\" is out of range (0..86400)" },
+	                     { 6, "\"login_grace_time\" given twice" }));
+	expect_problems("login_grace_time negative", SERVER
+	                "login_grace_time = -1\n[route a]\nupstream = h\n",
+	                WANT({ 4, "login_grace_time \"-1\" is out of range" }));
+	expect_problems("max_auth_tries 0", SERVER "max_auth_tries = 0\n[route a]\nupstream = h\n",
+	                WANT({ 4, "max_auth_tries \"0\" is out of range (1..100)" }));
+	expect_problems("max_auth_tries 101", SERVER "max_auth_tries = 101\n[route a]\nupstream = h\n",
+	                WANT({ 4, "max_auth_tries \"101\" is out of range (1..100)" }));
+	expect_problems("max_auth_tries huge", SERVER
+	                "max_auth_tries = 99999999999999999999\n[route a]\nupstream = h\n",
+	                WANT({ 4, "is out of range" }));
+	expect_problems("max_auth_tries hex", SERVER "max_auth_tries = 0x10\n[route a]\nupstream = h\n",
+	                WANT({ 4, "max_auth_tries \"0x10\" is not an integer" }));
+}
+
+static void test_upstream_errors(void)
+{
+	expect_problems("bad port", SERVER
+	                "[route a]\nupstream = h:99999\n[route b]\nupstream = h:0\n"
+	                "[route c]\nupstream = h:\n[route d]\nupstream = h:2x\n"
+	                "[route e]\nupstream = [::1]:70000\n[route f]\nupstream = h:-22\n",
+	                WANT({ 5, "bad port \"99999\" (1..65535)" }, { 7, "bad port \"0\"" },
+	                     { 9, "bad port \"\"" }, { 11, "bad port \"2x\"" },
+	                     { 13, "bad port \"70000\"" }, { 15, "bad port \"-22\"" }));
+	expect_problems("bare IPv6 needs brackets", SERVER
+	                "[route a]\nupstream = ::1\n[route b]\nupstream = 2001:db8::1:22\n",
+	                WANT({ 5, "in brackets" }, { 7, "in brackets" }));
+	expect_problems("bad bracket syntax", SERVER
+	                "[route a]\nupstream = [::1\n[route b]\nupstream = [::1]x\n"
+	                "[route c]\nupstream = [host.example]:22\n[route d]\nupstream = [%u]\n",
+	                WANT({ 5, "missing \"]\"" }, { 7, "expected \":PORT\" after \"]\"" },
+	                     { 9, "is not an IPv6 address" }, { 11, "is not an IPv6 address" }));
+	expect_problems("bad host characters", SERVER
+	                "[route a]\nupstream = :22\n[route b]\nupstream = h;x\n"
+	                "[route c]\nupstream = %%.example\n[route d]\nupstream = h/x:22\n"
+	                "[route e]\nupstream = h x\n",
+	                WANT({ 5, "no host name" }, { 7, "invalid character \";\"" },
+	                     { 9, "invalid character \"%\"" }, { 11, "invalid character \"/\"" },
+	                     { 13, "invalid character \" \"" }));
+	expect_problems("unknown %-sequence", SERVER
+	                "[route a]\nupstream = %h.example\n[route b]\nupstream = h\nuser = %x\n"
+	                "[route c]\nupstream = h\nuser = abc%\n",
+	                WANT({ 5, "unknown %-sequence \"%h\"" }, { 8, "unknown %-sequence \"%x\"" },
+	                     { 11, "lone \"%\"" }));
+	expect_problems("bad user characters", SERVER
+	                "[route a]\nupstream = h\nuser = a b\n[route b]\nupstream = h\nuser = a\tb\n",
+	                WANT({ 6, "invalid character \" \" in user" },
+	                     { 9, "invalid character 0x09 in user" }));
+}
+
+static void test_host_key_errors(void)
+{
+	expect_problems("missing host key",
+	                "[server]\nhost_key = nokey\nknown_hosts = known_hosts\n[route a]\nupstream = h\n",
+	                WANT({ 2, "cannot read host key nokey: No such file" }));
+	expect_problems("group-readable host key",
+	                "[server]\nhost_key = hk644\nknown_hosts = known_hosts\n[route a]\nupstream = h\n",
+	                WANT({ 2, "host key hk644 is readable by group or others" }));
+	expect_problems("unparseable host key",
+	                "[server]\nknown_hosts = known_hosts\nhost_key = notakey\n[route a]\nupstream = h\n",
+	                WANT({ 3, "host key notakey is not a usable private key" }));
+	expect_problems("passphrase-protected host key",
+	                "[server]\nknown_hosts = known_hosts\nhost_key = hkpw\n[route a]\nupstream = h\n",
+	                WANT({ 3, "host key hkpw is not a usable private key" }));
+	expect_problems("host key is a directory",
+	                "[server]\nknown_hosts = known_hosts\nhost_key = adir\n[route a]\nupstream = h\n",
+	                WANT({ 3, "host key adir is not a regular file" }));
+	if (geteuid() == 0)
+		pass("unreadable host key # SKIP root can read any file");
+	else
+		expect_problems("unreadable host key",
+		                "[server]\nknown_hosts = known_hosts\nhost_key = hk000\n[route a]\nupstream = h\n",
+		                WANT({ 3, "cannot read host key hk000" }));
+	expect_problems("one bad host key among good ones",
+	                "[server]\nhost_key = hk\nhost_key = hk644\nhost_key = hk2\n"
+	                "known_hosts = known_hosts\n[route a]\nupstream = h\n",
+	                WANT({ 3, "hk644" }));
+	expect_problems("no host_key", "[server]\nknown_hosts = known_hosts\n[route a]\nupstream = h\n",
+	                WANT({ 1, "[server] has no host_key" }));
+}
+
+static void test_known_hosts_errors(void)
+{
+	expect_problems("no known_hosts", "[server]\nhost_key = hk\n[route a]\nupstream = h\n",
+	                WANT({ 1, "[server] has no known_hosts" }));
+	expect_problems("missing known_hosts",
+	                "[server]\nhost_key = hk\nknown_hosts = nothere\n[route a]\nupstream = h\n",
+	                WANT({ 3, "cannot read known_hosts nothere: No such file" }));
+	expect_problems("known_hosts is a directory",
+	                "[server]\nhost_key = hk\nknown_hosts = adir\n[route a]\nupstream = h\n",
+	                WANT({ 3, "known_hosts adir is not a regular file" }));
+	if (geteuid() == 0)
+		pass("unreadable known_hosts # SKIP root can read any file");
+	else
+		expect_problems("unreadable known_hosts",
+		                "[server]\nhost_key = hk\nknown_hosts = kh000\n[route a]\nupstream = h\n",
+		                WANT({ 3, "cannot read known_hosts kh000" }));
+	expect_problems("no [server] section", "[route a]\nupstream = h\n",
+	                WANT({ 0, "no [server] section" }));
+}
+
+static void test_syntax_errors(void)
+{
+	char text[1024];
+	char long_line[301];
+
+	memset(long_line, 'x', sizeof(long_line) - 1);
+	long_line[sizeof(long_line) - 1] = '\0';
+	snprintf(text, sizeof(text), SERVER "# %s\n[route a]\nupstream = h\n", long_line);
+	expect_problems("line too long", text, WANT({ 4, "line too long" }));
+	snprintf(text, sizeof(text), SERVER "[route a]\nupstream = h\n[route %s]\nupstream = h\nbogus = 1\n",
+	         long_line);
+	expect_problems("too long header: its keys are skipped", text, WANT({ 6, "line too long" }));
+	snprintf(text, sizeof(text), SERVER "[route a]\nupstream = h\n#%s\n[route b] junk\nnonsense\n",
+	         long_line);
+	expect_problems("each malformed line reported once", text,
+	                WANT({ 6, "line too long" }, { 7, "bad section header" }, { 8, "expected" }));
+	expect_problems("line without =", SERVER "[route a]\nupstream = h\njust some words\n",
+	                WANT({ 6, "expected \"key = value\"" }));
+	expect_problems("unterminated header", SERVER "[route a\nupstream = h\n[route b]\nupstream = h\n",
+	                WANT({ 4, "bad section header" }));
+	expect_problems("text after a header", SERVER "[route a] x\nupstream = h\n[route b]\nupstream = h\n",
+	                WANT({ 4, "bad section header" }));
+	expect_problems("missing key name", SERVER "[route a]\nupstream = h\n= h2\n",
+	                WANT({ 6, "missing key name" }));
+	{
+		/* fputs would stop at the NUL: write this one by hand. */
+		static const char body[] = SERVER "[route a]\nupstream = h\nuser = a\0b\n";
+		FILE *f = fopen("route.ini", "w");
+		struct config cfg;
+		struct messages m;
+
+		fwrite(body, 1, sizeof(body) - 1, f);
+		fclose(f);
+		if (load_file("NUL byte in a line", "route.ini", &cfg, &m) == 0 &&
+		    check_messages("NUL byte in a line", &m, WANT({ 6, "NUL byte" })) == 0)
+			pass("NUL byte in a line");
+		free_messages(&m);
+		config_free(&cfg);
+	}
+}
+
+static void test_unreadable_file(void)
+{
+	struct config cfg;
+	struct messages m;
+
+	if (load_file("missing file", "nothere.ini", &cfg, &m) == 0) {
+		if (m.n == 1 && strcmp(m.text[0], "nothere.ini: cannot read: No such file or directory") == 0)
+			pass("missing file");
+		else
+			fail("missing file", "got %d problems, first: %s", m.n, m.n ? m.text[0] : "none");
+	}
+	free_messages(&m);
+	config_free(&cfg);
+	if (load_file("file is a directory", "adir", &cfg, &m) == 0) {
+		if (m.n == 1 && strstr(m.text[0], "adir: cannot read: Is a directory"))
+			pass("file is a directory");
+		else
+			fail("file is a directory", "got %d problems, first: %s", m.n, m.n ? m.text[0] : "none");
+	}
+	free_messages(&m);
+	config_free(&cfg);
+}
+
+static void test_all_errors_in_one_pass(void)
+{
+	static const char text[] =
+		"[server]\n"                    /* 1 */
+		"host_key = hk644\n"            /* 2: group-readable */
+		"known_hosts = known_hosts\n"   /* 3 */
+		"max_auth_tries = 0\n"          /* 4: out of range */
+		"[route alice]\n"               /* 5 */
+		"upstreem = h\n"                /* 6: unknown key, and no upstream (5) */
+		"[route bob]\n"                 /* 7 */
+		"upstream = h:99999\n"          /* 8: bad port */
+		"[route alice]\n"               /* 9: duplicate */
+		"upstream = h\n"                /* 10 */
+		"nonsense\n"                    /* 11: parse error */
+		"[bogus]\n";                    /* 12: unknown section */
+	static const int lines[] = { 2, 4, 5, 6, 8, 9, 11, 12 };
+	const char *name = "several errors: all reported, in line order";
+	struct config cfg;
+	struct messages m;
+	char prefix[32];
+	size_t i;
+
+	if (load_text(name, text, &cfg, &m) == 0 &&
+	    check_messages(name, &m, WANT({ 2, "hk644" }, { 4, "max_auth_tries" },
+	                                  { 5, "[route alice] has no upstream" },
+	                                  { 6, "unknown key \"upstreem\" in [route alice]" },
+	                                  { 8, "bad port \"99999\"" },
+	                                  { 9, "duplicate [route alice] (first at line 5)" },
+	                                  { 11, "expected" }, { 12, "unknown section [bogus]" })) == 0) {
+		for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+			snprintf(prefix, sizeof(prefix), "route.ini:%d: ", lines[i]);
+			if (strncmp(m.text[i], prefix, strlen(prefix)) != 0)
+				break;
+		}
+		if (i < sizeof(lines) / sizeof(lines[0]))
+			fail(name, "message %zu is \"%s\", expected line %d", i, m.text[i], lines[i]);
+		else
+			pass(name);
+	}
+	free_messages(&m);
+	config_free(&cfg);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	make_fixtures();
+
+	test_valid_file();
+	test_defaults();
+	test_crlf_and_bom();
+	test_exact_beats_pattern();
+	test_first_pattern_wins();
+	test_percent_u_rule();
+	test_no_match();
+	test_percent_percent();
+	test_upstream_forms();
+
+	test_section_errors();
+	test_key_errors();
+	test_number_errors();
+	test_upstream_errors();
+	test_host_key_errors();
+	test_known_hosts_errors();
+	test_syntax_errors();
+	test_unreadable_file();
+	test_all_errors_in_one_pass();
+
+	remove_fixtures();
+	return failures ? 1 : 0;
+}
