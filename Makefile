@@ -23,6 +23,9 @@ CPPFLAGS += -DVERSION='"$(VERSION)"' -DDEFAULT_CONFIG='"$(SYSCONFDIR)/sshroute/r
             $(shell $(PKG_CONFIG) --cflags $(LIBS_PC))
 LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
 
+# Units and man pages get their paths from make, not by hand.
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
 OBJS = sshroute.o auth.o config.o log.o relay.o upstream.o
 HDRS = auth.h config.h log.h proxy.h relay.h upstream.h
 
@@ -63,11 +66,12 @@ install: sshroute
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/sshroute
 	$(INSTALL) -m 755 sshroute $(DESTDIR)$(BINDIR)/sshroute
-	$(INSTALL) -m 644 man/sshroute.8 $(DESTDIR)$(MANDIR)/man8/sshroute.8
-	$(INSTALL) -m 644 man/route.ini.5 $(DESTDIR)$(MANDIR)/man5/route.ini.5
+	$(SUBST) man/sshroute.8 > $(DESTDIR)$(MANDIR)/man8/sshroute.8
+	$(SUBST) man/route.ini.5 > $(DESTDIR)$(MANDIR)/man5/route.ini.5
 	for u in sshroute.socket sshroute@.service; do \
-		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' units/$$u \
-			> $(DESTDIR)$(UNITDIR)/$$u; chmod 644 $(DESTDIR)$(UNITDIR)/$$u; done
+		$(SUBST) units/$$u > $(DESTDIR)$(UNITDIR)/$$u; done
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/sshroute.8 $(DESTDIR)$(MANDIR)/man5/route.ini.5 \
+		$(DESTDIR)$(UNITDIR)/sshroute.socket $(DESTDIR)$(UNITDIR)/sshroute@.service
 	test -e $(DESTDIR)$(SYSCONFDIR)/sshroute/route.ini || \
 		$(INSTALL) -m 644 route.ini $(DESTDIR)$(SYSCONFDIR)/sshroute/route.ini
 
