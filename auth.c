@@ -135,11 +135,21 @@ static int reject_attempt(struct proxy *p, const char *method)
 	return SSH_AUTH_DENIED;
 }
 
+/* A request after the login is ignored, as RFC 4252 asks. */
+static int already_logged_in(const struct proxy *p)
+{
+	if (p->authenticated)
+		log_verbose("ignoring an authentication request after the login");
+	return p->authenticated;
+}
+
 static int on_auth_none(ssh_session session, const char *user, void *userdata)
 {
 	struct proxy *p = userdata;
 
 	(void)session;
+	if (already_logged_in(p))
+		return SSH_AUTH_DENIED;
 	accept_user(p, user);
 	if (prepare_route(p) == SSH_AUTH_SUCCESS)
 		return accept_login(p, "none");
@@ -155,6 +165,8 @@ static int on_auth_password(ssh_session session, const char *user, const char *p
 	int rc;
 
 	(void)session;
+	if (already_logged_in(p))
+		return SSH_AUTH_DENIED;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	accept_user(p, user);
 	if (prepare_route(p) == SSH_AUTH_SUCCESS)
@@ -186,6 +198,8 @@ static int on_auth_pubkey(ssh_session session, const char *user, struct ssh_key_
 	(void)session;
 	(void)pubkey;
 	(void)signature_state;
+	if (already_logged_in(p))
+		return SSH_AUTH_DENIED;
 	accept_user(p, user);
 	return reject_attempt(p, "publickey");
 }

@@ -157,12 +157,12 @@ void die(enum exit_code code, const char *fmt, ...)
 	exit(code);
 }
 
-/* libssh's own lines are debug detail; its warnings are worth "verbose". */
+/* libssh's own lines are debug detail; its buffer already names the
+ * function that logged. */
 static void libssh_log_line(int priority, const char *function, const char *buffer, void *userdata)
 {
-	(void)userdata;
-	log_msg(priority <= SSH_LOG_WARN ? LOG_LEVEL_VERBOSE : LOG_LEVEL_DEBUG,
-	        "libssh: %s: %s", function, buffer);
+	(void)priority, (void)function, (void)userdata;
+	log_msg(LOG_LEVEL_DEBUG, "libssh: %s", buffer);
 }
 
 void log_route_libssh(void)
@@ -170,6 +170,5 @@ void log_route_libssh(void)
 	ssh_set_log_callback(libssh_log_line);
 	ssh_set_log_userdata(NULL);
 	/* SSH_LOG_PROTOCOL at most: packet-level tracing would be noise. */
-	ssh_set_log_level(current_level >= LOG_LEVEL_DEBUG ? SSH_LOG_PROTOCOL :
-	                  current_level >= LOG_LEVEL_VERBOSE ? SSH_LOG_WARN : SSH_LOG_NOLOG);
+	ssh_set_log_level(current_level >= LOG_LEVEL_DEBUG ? SSH_LOG_PROTOCOL : SSH_LOG_NOLOG);
 }
