@@ -31,7 +31,7 @@ HDRS = auth.h config.h log.h proxy.h relay.h upstream.h
 
 # Debian packages needed to build and to run the tests.
 DEPS = gcc make pkg-config libssh-dev libsystemd-dev libinih-dev \
-       openssh-server openssh-client tmux mandoc systemd iproute2 util-linux passwd
+       openssh-server openssh-client tmux mandoc systemd iproute2 util-linux passwd procps
 
 all: sshroute
 

@@ -257,15 +257,19 @@ static void log_session_record(const struct proxy *p, int code)
 	         p->last_exit_status, code);
 }
 
-/* libssh writes a packet only when poll said the socket is writable; let it
- * send what is queued, then see it writable once more so that the
- * disconnect message that follows goes out at once. */
+/* libssh writes a packet at once only when its last poll saw the socket
+ * writable, and ssh_disconnect() closes the socket right after queueing
+ * its message. So queue an SSH_MSG_IGNORE, poll until it is written, and
+ * poll once more to see the socket writable again: the disconnect message
+ * that follows then goes out at once. This also works from inside a
+ * libssh callback, where the poll watches only for writability. */
 static void flush_session(struct proxy *p, ssh_session s)
 {
 	int i;
 
 	if (p->event == NULL || session_is_gone(s))
 		return;
+	ssh_send_ignore(s, "");
 	for (i = 0; i < 50 && (ssh_get_status(s) & SSH_WRITE_PENDING); i++)
 		ssh_event_dopoll(p->event, 100);
 	ssh_event_dopoll(p->event, 0);
