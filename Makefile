@@ -26,12 +26,14 @@ LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
 # Units and man pages get their paths from make, not by hand.
 SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
-OBJS = sshroute.o auth.o config.o log.o relay.o upstream.o
-HDRS = auth.h config.h log.h proxy.h relay.h upstream.h
+OBJS = sshroute.o auth.o config.o forward.o keys.o log.o relay.o upstream.o
+HDRS = auth.h config.h forward.h keys.h log.h pair.h proxy.h relay.h upstream.h
+UNIT_TESTS = tests/unit_config tests/unit_keys
 
 # Debian packages needed to build and to run the tests.
 DEPS = gcc make pkg-config libssh-dev libsystemd-dev libinih-dev \
-       openssh-server openssh-client tmux mandoc systemd iproute2 util-linux passwd procps
+       openssh-server openssh-client tmux mandoc systemd iproute2 util-linux passwd procps \
+       dropbear-bin putty-tools python3-paramiko python3-asyncssh
 
 all: sshroute
 
@@ -44,7 +46,10 @@ sshroute: $(OBJS)
 tests/unit_config: tests/unit_config.c config.o config.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_config.c config.o $(LDLIBS)
 
-check: sshroute tests/unit_config
+tests/unit_keys: tests/unit_keys.c keys.o log.o keys.h log.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_keys.c keys.o log.o $(LDLIBS)
+
+check: sshroute $(UNIT_TESTS)
 	tests/run
 
 demo: sshroute
@@ -76,6 +81,6 @@ install: sshroute
 		$(INSTALL) -m 644 route.ini $(DESTDIR)$(SYSCONFDIR)/sshroute/route.ini
 
 clean:
-	rm -f sshroute $(OBJS) tests/unit_config
+	rm -f sshroute $(OBJS) $(UNIT_TESTS)
 
 .PHONY: all check demo deps lint-man install clean

@@ -37,9 +37,10 @@ enum section_kind {
 	SECTION_IGNORED,  /* a bad header: its keys are skipped, it was reported */
 };
 
-enum server_key { KEY_HOST_KEY, KEY_KNOWN_HOSTS, KEY_LOGIN_GRACE_TIME,
+enum server_key { KEY_HOST_KEY, KEY_KNOWN_HOSTS, KEY_SERVER_IDENTITY, KEY_LOGIN_GRACE_TIME,
 	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, N_SERVER_KEYS };
-enum route_key { KEY_UPSTREAM, KEY_USER, N_ROUTE_KEYS };
+enum route_key { KEY_UPSTREAM, KEY_USER, KEY_AUTHORIZED_KEYS, KEY_IDENTITY, KEY_AUTH,
+	N_ROUTE_KEYS };
 
 struct problem {
 	int line;      /* 0: about the whole file */
@@ -62,6 +63,8 @@ struct parser {
 	struct route draft;       /* the [route NAME] being read */
 	int draft_is_duplicate;
 	int route_key_line[N_ROUTE_KEYS];
+	size_t *keyed_routes;     /* routes with authorized_keys but no identity */
+	size_t n_keyed_routes;    /* of their own: they need the [server] one */
 	struct problem *problems;
 	size_t n_problems;
 	size_t lost_problems;     /* could not be stored: out of memory */
@@ -161,7 +164,8 @@ static int deliver_problems(struct parser *p, config_report_fn report_fn, void *
 	size_t i;
 	int total = (int)(p->n_problems + p->lost_problems);
 
-	qsort(p->problems, p->n_problems, sizeof(*p->problems), compare_problems);
+	if (p->n_problems > 0)   /* qsort wants a non-NULL array, even when empty */
+		qsort(p->problems, p->n_problems, sizeof(*p->problems), compare_problems);
 	for (i = 0; i < p->n_problems; i++) {
 		if (report_fn != NULL)
 			report_fn(p->problems[i].text, ctx);
@@ -231,6 +235,11 @@ static int host_char_ok(unsigned char c)
 static int user_char_ok(unsigned char c)
 {
 	return !isspace(c) && !iscntrl(c);
+}
+
+static int path_char_ok(unsigned char c)
+{
+	return !iscntrl(c);
 }
 
 /* Checks a template for upstream host or user: only %u and %% may follow a
@@ -303,6 +312,20 @@ static int expand_template(const char *tmpl, const char *name, char *out, size_t
 		used += n;
 	}
 	out[used] = '\0';
+	return 0;
+}
+
+/* 1 when %u appears in tmpl (%%u is a literal "%u", not a use). */
+static int template_uses_u(const char *tmpl)
+{
+	const char *s;
+
+	for (s = tmpl; *s; s++) {
+		if (s[0] == '%' && s[1] == 'u')
+			return 1;
+		if (s[0] == '%' && s[1] == '%')
+			s++;
+	}
 	return 0;
 }
 
@@ -410,39 +433,74 @@ fail:
 	return -1;
 }
 
-/* ---- [server] keys ---- */
+/* ---- files ---- */
 
-static int check_host_key(struct parser *p, const char *path)
+/* A file sshroute will read later (known_hosts, authorized_keys): checked
+ * now, so that a typo shows at -t and not when someone logs in. what names
+ * the key in messages. */
+static int check_readable_file(struct parser *p, const char *what, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) < 0) {
+		report(p, "cannot read %s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		report(p, "%s %s is not a regular file", what, path);
+		return -1;
+	}
+	return 0;
+}
+
+/* A private key (host key or identity): what names it in messages. */
+static int check_private_key(struct parser *p, const char *what, const char *path)
 {
 	ssh_key key = NULL;
 	struct stat st;
 
 	if (stat(path, &st) < 0) {
-		report(p, "cannot read host key %s: %s", path, strerror(errno));
+		report(p, "cannot read %s %s: %s", what, path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		report(p, "host key %s is not a regular file", path);
+		report(p, "%s %s is not a regular file", what, path);
 		return -1;
 	}
 	/* sshd refuses such keys too: anyone who can read it can be us. */
 	if (st.st_mode & 077) {
-		report(p, "host key %s is %s by group or others (mode %04o; chmod 600)", path,
+		report(p, "%s %s is %s by group or others (mode %04o; chmod 600)", what, path,
 		       (st.st_mode & 044) ? "readable" : "accessible",
 		       (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	if (faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) < 0) {
-		report(p, "cannot read host key %s: %s", path, strerror(errno));
+		report(p, "cannot read %s %s: %s", what, path, strerror(errno));
 		return -1;
 	}
 	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK) {
-		report(p, "host key %s is not a usable private key (unparseable or protected by a passphrase)", path);
+		report(p, "%s %s is not a usable private key (unparseable or protected by a passphrase)",
+		       what, path);
 		return -1;
 	}
 	ssh_key_free(key);
 	return 0;
 }
+
+/* An identity serves every user of a route, so %u has no place in it. The
+ * path is taken literally otherwise. Returns a copy, NULL on a problem. */
+static char *checked_identity(struct parser *p, const char *path)
+{
+	if (strstr(path, "%u") != NULL) {
+		report(p, "identity \"%s\" may not contain %%u (one identity serves every user)", path);
+		return NULL;
+	}
+	if (check_private_key(p, "identity", path) < 0)
+		return NULL;
+	return dup_or_report(p, path);
+}
+
+/* ---- [server] keys ---- */
 
 static void set_host_key(struct parser *p, const char *value)
 {
@@ -450,7 +508,7 @@ static void set_host_key(struct parser *p, const char *value)
 	char **grown;
 	char *copy;
 
-	if (check_host_key(p, value) < 0 || (copy = dup_or_report(p, value)) == NULL)
+	if (check_private_key(p, "host key", value) < 0 || (copy = dup_or_report(p, value)) == NULL)
 		return;
 	grown = realloc(cfg->host_keys, (cfg->n_host_keys + 1) * sizeof(*grown));
 	if (grown == NULL) {
@@ -464,17 +522,13 @@ static void set_host_key(struct parser *p, const char *value)
 
 static void set_known_hosts(struct parser *p, const char *value)
 {
-	struct stat st;
+	if (check_readable_file(p, "known_hosts", value) == 0)
+		p->cfg->known_hosts = dup_or_report(p, value);
+}
 
-	if (stat(value, &st) < 0 || faccessat(AT_FDCWD, value, R_OK, AT_EACCESS) < 0) {
-		report(p, "cannot read known_hosts %s: %s", value, strerror(errno));
-		return;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		report(p, "known_hosts %s is not a regular file", value);
-		return;
-	}
-	p->cfg->known_hosts = dup_or_report(p, value);
+static void set_server_identity(struct parser *p, const char *value)
+{
+	p->cfg->identity = checked_identity(p, value);
 }
 
 static void set_login_grace_time(struct parser *p, const char *value)
@@ -532,9 +586,83 @@ static void set_user(struct parser *p, const char *value)
 	p->draft.uses_u |= uses_u;
 }
 
+/* The file must exist now unless its name depends on the user: then it is
+ * looked for at login, where a missing file just means no keys. */
+static void set_authorized_keys(struct parser *p, const char *value)
+{
+	char path[ROUTE_PATH_MAX];
+	int uses_u = 0;
+
+	if (value[0] != '/') {
+		report(p, "authorized_keys \"%s\" is not an absolute path", value);
+		return;
+	}
+	if (check_template(p, value, "authorized_keys", path_char_ok, ROUTE_PATH_MAX - 1, &uses_u) < 0)
+		return;
+	if (!uses_u && (expand_template(value, "", path, sizeof(path)) < 0 ||
+	                check_readable_file(p, "authorized_keys", path) < 0))
+		return;
+	p->draft.authorized_keys = dup_or_report(p, value);
+	p->draft.uses_u |= uses_u;
+}
+
+static void set_route_identity(struct parser *p, const char *value)
+{
+	p->draft.identity = checked_identity(p, value);
+}
+
+static int auth_method_bit(const char *name)
+{
+	static const struct { const char *name; int bit; } methods[] = {
+		{ "publickey", AUTH_PUBLICKEY },
+		{ "password", AUTH_PASSWORD },
+		{ "keyboard-interactive", AUTH_KBDINT },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(name, methods[i].name) == 0)
+			return methods[i].bit;
+	return 0;
+}
+
+/* "auth = publickey, password": every bad word is reported (empty items
+ * once); the route keeps the default (all methods) unless the whole list
+ * is good. */
+static void set_auth(struct parser *p, const char *value)
+{
+	char *list = dup_or_report(p, value), *rest = list, *item;
+	int bits = 0, bad = 0, empty = 0, bit;
+
+	if (list == NULL)
+		return;
+	while ((item = strsep(&rest, ",")) != NULL) {
+		item = trim(item);
+		bit = auth_method_bit(item);
+		if (*item == '\0') {
+			empty = 1;
+		} else if (bit == 0) {
+			report(p, "unknown method \"%s\" in auth (publickey, password or keyboard-interactive)",
+			       item);
+			bad = 1;
+		} else if (bits & bit) {
+			report(p, "\"%s\" given twice in auth \"%s\"", item, value);
+			bad = 1;
+		}
+		bits |= bit;
+	}
+	if (empty)
+		report(p, "empty item in auth \"%s\" (a comma list of publickey, password, "
+		       "keyboard-interactive)", value);
+	if (!bad && !empty)
+		p->draft.auth = bits;
+	free(list);
+}
+
 static const struct key_def server_keys[N_SERVER_KEYS] = {
 	[KEY_HOST_KEY] = { "host_key", 1, set_host_key },
 	[KEY_KNOWN_HOSTS] = { "known_hosts", 0, set_known_hosts },
+	[KEY_SERVER_IDENTITY] = { "identity", 0, set_server_identity },
 	[KEY_LOGIN_GRACE_TIME] = { "login_grace_time", 0, set_login_grace_time },
 	[KEY_MAX_AUTH_TRIES] = { "max_auth_tries", 0, set_max_auth_tries },
 	[KEY_LOG_LEVEL] = { "log_level", 0, set_log_level },
@@ -543,6 +671,9 @@ static const struct key_def server_keys[N_SERVER_KEYS] = {
 static const struct key_def route_keys[N_ROUTE_KEYS] = {
 	[KEY_UPSTREAM] = { "upstream", 0, set_upstream },
 	[KEY_USER] = { "user", 0, set_user },
+	[KEY_AUTHORIZED_KEYS] = { "authorized_keys", 0, set_authorized_keys },
+	[KEY_IDENTITY] = { "identity", 0, set_route_identity },
+	[KEY_AUTH] = { "auth", 0, set_auth },
 };
 
 /* Looks name up in keys, refuses repeats and empty values, then sets it.
@@ -579,6 +710,8 @@ static void free_route(struct route *r)
 	free(r->pattern);
 	free(r->host);
 	free(r->user);
+	free(r->authorized_keys);
+	free(r->identity);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -592,8 +725,27 @@ static const struct route *find_route_by_pattern(const struct config *cfg, const
 	return NULL;
 }
 
-/* Ends the [route NAME] being read: it must have had an upstream; it joins
- * cfg->routes unless it repeats an earlier one. */
+/* A route with authorized_keys and no identity of its own needs the one of
+ * [server], which may still come further down: noted here, checked by
+ * check_identities. Keys that were given count, even with a bad value, so
+ * that one mistake is not reported twice. */
+static void note_keyed_route(struct parser *p, size_t index)
+{
+	size_t *grown;
+
+	if (p->route_key_line[KEY_AUTHORIZED_KEYS] == 0 || p->route_key_line[KEY_IDENTITY] != 0)
+		return;
+	grown = realloc(p->keyed_routes, (p->n_keyed_routes + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		report_at(p, p->draft.line, "out of memory");
+		return;
+	}
+	p->keyed_routes = grown;
+	p->keyed_routes[p->n_keyed_routes++] = index;
+}
+
+/* Ends the [route NAME] being read: it must have had an upstream and allow
+ * some way in; it joins cfg->routes unless it repeats an earlier one. */
 static void finish_route(struct parser *p)
 {
 	struct config *cfg = p->cfg;
@@ -601,6 +753,9 @@ static void finish_route(struct parser *p)
 
 	if (p->route_key_line[KEY_UPSTREAM] == 0)
 		report_at(p, p->draft.line, "[route %s] has no upstream", p->draft.pattern);
+	if (p->draft.auth == AUTH_PUBLICKEY && p->route_key_line[KEY_AUTHORIZED_KEYS] == 0)
+		report_at(p, p->draft.line, "[route %s] allows only publickey but has no authorized_keys: "
+		          "nobody could log in", p->draft.pattern);
 	if (p->draft_is_duplicate) {
 		free_route(&p->draft);
 		return;
@@ -612,6 +767,7 @@ static void finish_route(struct parser *p)
 		return;
 	}
 	cfg->routes = grown;
+	note_keyed_route(p, cfg->n_routes);
 	cfg->routes[cfg->n_routes++] = p->draft;
 	memset(&p->draft, 0, sizeof(p->draft));
 }
@@ -645,6 +801,7 @@ static void start_route(struct parser *p, const char *pattern)
 	p->draft.line = p->lineno;
 	p->draft.is_glob = strpbrk(pattern, "*?[") != NULL;
 	p->draft.port = DEFAULT_PORT;
+	p->draft.auth = AUTH_ALL;
 	first = find_route_by_pattern(p->cfg, pattern);
 	p->draft_is_duplicate = first != NULL;
 	if (first != NULL)
@@ -811,6 +968,21 @@ static void check_required(struct parser *p)
 		report_at(p, 0, "no [route NAME] section: nobody could log in");
 }
 
+/* Once the whole file is read, [server] identity is known or not. */
+static void check_identities(struct parser *p)
+{
+	const struct route *r;
+	size_t i;
+
+	if (p->server_key_line[KEY_SERVER_IDENTITY] != 0)
+		return;
+	for (i = 0; i < p->n_keyed_routes; i++) {
+		r = &p->cfg->routes[p->keyed_routes[i]];
+		report_at(p, r->line, "[route %s] has authorized_keys but no identity "
+		          "(set identity here or in [server])", r->pattern);
+	}
+}
+
 static void init_config(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -863,6 +1035,7 @@ static void parse_config(struct parser *p)
 	else if (rc > 0 && !has_problem_at(p, rc))
 		report_at(p, rc, "parse error");
 	check_required(p);
+	check_identities(p);
 }
 
 int config_load(const char *path, struct config *cfg, config_report_fn report_fn, void *ctx)
@@ -881,6 +1054,7 @@ int config_load(const char *path, struct config *cfg, config_report_fn report_fn
 	if (p.fp != NULL)
 		fclose(p.fp);
 	free_route(&p.draft);
+	free(p.keyed_routes);
 	free(p.buf);
 	return deliver_problems(&p, report_fn, ctx);
 }
@@ -894,6 +1068,7 @@ void config_free(struct config *cfg)
 		free(cfg->host_keys[i]);
 	free(cfg->host_keys);
 	free(cfg->known_hosts);
+	free(cfg->identity);
 	for (i = 0; i < cfg->n_routes; i++)
 		free_route(&cfg->routes[i]);
 	free(cfg->routes);
@@ -917,11 +1092,20 @@ int user_name_is_safe(const char *name)
 	return n > 0;
 }
 
+/* "." and ".." are safe names, but in a path they would climb out of the
+ * directory %u was meant to pick a file from. */
+static int is_dot_or_dotdot(const char *name)
+{
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
 static int route_matches(const struct route *r, const char *user)
 {
 	if (r->host == NULL)
 		return 0;   /* its upstream was bad: reported at load time */
 	if (r->uses_u && !user_name_is_safe(user))
+		return 0;
+	if (r->authorized_keys != NULL && template_uses_u(r->authorized_keys) && is_dot_or_dotdot(user))
 		return 0;
 	if (r->is_glob)
 		return fnmatch(r->pattern, user, 0) == 0;
@@ -938,12 +1122,20 @@ static const struct route *find_route(const struct config *cfg, const char *user
 	return NULL;
 }
 
-static int expand_route(const struct route *r, const char *user, struct route_target *out)
+static int expand_route(const struct config *cfg, const struct route *r, const char *user,
+                        struct route_target *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->route = r;
 	out->port = r->port;
+	out->identity = r->identity != NULL ? r->identity : cfg->identity;
+	out->auth = r->auth;
 	if (expand_template(r->host, user, out->host, sizeof(out->host)) < 0)
+		return -1;
+	if (r->authorized_keys == NULL)
+		out->auth &= ~AUTH_PUBLICKEY;   /* no keys to check against */
+	else if (expand_template(r->authorized_keys, user, out->authorized_keys,
+	                         sizeof(out->authorized_keys)) < 0)
 		return -1;
 	if (r->user == NULL) {
 		if (strlen(user) >= sizeof(out->user))
@@ -962,5 +1154,5 @@ int route_lookup(const struct config *cfg, const char *user, struct route_target
 		r = find_route(cfg, user, 1);
 	if (r == NULL)
 		return -1;
-	return expand_route(r, user, out);
+	return expand_route(cfg, r, user, out);
 }

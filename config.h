@@ -11,6 +11,13 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_D
 #define ROUTE_HOST_MAX 256
 #define ROUTE_USER_MAX 256
 
+/* Authentication methods a route allows (route key "auth"). */
+#define AUTH_PUBLICKEY 1
+#define AUTH_PASSWORD 2
+#define AUTH_KBDINT 4
+#define AUTH_ALL (AUTH_PUBLICKEY | AUTH_PASSWORD | AUTH_KBDINT)
+#define ROUTE_PATH_MAX 4096
+
 /* One [route NAME] section, as written in the file. */
 struct route {
 	char *pattern;   /* NAME of [route NAME] */
@@ -19,7 +26,10 @@ struct route {
 	char *host;      /* upstream host template (may hold %u); IPv6 without brackets */
 	int port;        /* 1..65535, 22 by default */
 	char *user;      /* upstream user template (may hold %u), NULL: the client's name */
-	int uses_u;      /* host or user contains %u */
+	char *authorized_keys;  /* client keys file template (may hold %u), NULL: none */
+	char *identity;  /* private key for the upstream, NULL: use the server's */
+	int auth;        /* AUTH_* bits, default AUTH_ALL */
+	int uses_u;      /* host, user or authorized_keys contains %u */
 };
 
 struct config {
@@ -27,6 +37,7 @@ struct config {
 	char **host_keys;            /* host_key paths, in file order */
 	size_t n_host_keys;
 	char *known_hosts;
+	char *identity;              /* default private key for the upstream, NULL = none */
 	int login_grace_time;        /* seconds, 0 = no limit; default 30 */
 	int max_auth_tries;          /* default 6 */
 	enum log_level log_level;    /* default LOG_LEVEL_INFO */
@@ -40,6 +51,10 @@ struct route_target {
 	char host[ROUTE_HOST_MAX];
 	int port;
 	char user[ROUTE_USER_MAX];
+	char authorized_keys[ROUTE_PATH_MAX];  /* expanded, "" = none */
+	const char *identity;  /* the route's or else the server's path, NULL = none */
+	int auth;              /* the route's AUTH_* bits; AUTH_PUBLICKEY is cleared
+	                        * when there is no authorized_keys */
 };
 
 /* Called once per problem found, with a ready line "file:line: message"
@@ -57,7 +72,8 @@ int user_name_is_safe(const char *name);
 
 /* Finds the route for user and expands it into out. An exact route wins
  * over patterns; among patterns the first in the file wins; routes that use
- * %u never match names that fail user_name_is_safe. Returns 0 when found,
+ * %u never match names that fail user_name_is_safe (and one whose
+ * authorized_keys uses %u never matches "." or ".."). Returns 0 when found,
  * -1 when the user has no route (or, for a route without user, when the
  * name is too long for route_target.user). */
 int route_lookup(const struct config *cfg, const char *user, struct route_target *out);

@@ -21,7 +21,10 @@ struct proxy {
 	int route_looked_up;
 	int have_route;
 	struct route_target target;
+	int upstream_methods;         /* SSH_AUTH_METHOD_* the upstream still accepts */
 	int failures;                 /* failed authentication attempts */
+	int kbdint;                   /* a keyboard-interactive exchange is under way */
+	struct timespec attempt_started;
 	int authenticated;
 
 	struct pair *pairs;           /* relayed session channels */

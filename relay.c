@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pair.h"
 
 #define CARRY_SIZE (64 * 1024)
 #define POLL_MS 1000
@@ -53,9 +54,12 @@ struct pair {
 	struct pair *next;
 };
 
-static void set_upstream_blocking(struct proxy *p, int blocking)
+/* Control requests (channel opens, pty, exec...) are answered by the
+ * other side before the client gets its answer, so they block for that
+ * round trip; data never does. */
+void set_blocking(ssh_session s, int blocking)
 {
-	ssh_set_blocking(p->upstream, blocking);
+	ssh_set_blocking(s, blocking);
 }
 
 /* ---- notes taken by the callbacks ---- */
@@ -160,9 +164,9 @@ static int on_pty_request(ssh_session s, ssh_channel c, const char *term, int co
 	(void)s, (void)c, (void)px_width, (void)px_height;
 	if (!upstream_open(pr))
 		return -1;
-	set_upstream_blocking(pr->p, 1);
+	set_blocking(pr->p->upstream, 1);
 	rc = ssh_channel_request_pty_size(pr->upstream, term, cols, rows);
-	set_upstream_blocking(pr->p, 0);
+	set_blocking(pr->p->upstream, 0);
 	return request_answer(pr, rc, "pty-req");
 }
 
@@ -186,9 +190,9 @@ static int on_shell_request(ssh_session s, ssh_channel c, void *userdata)
 	(void)s, (void)c;
 	if (!upstream_open(pr))
 		return -1;
-	set_upstream_blocking(pr->p, 1);
+	set_blocking(pr->p->upstream, 1);
 	rc = ssh_channel_request_shell(pr->upstream);
-	set_upstream_blocking(pr->p, 0);
+	set_blocking(pr->p->upstream, 0);
 	return request_answer(pr, rc, "shell");
 }
 
@@ -200,9 +204,9 @@ static int on_exec_request(ssh_session s, ssh_channel c, const char *command, vo
 	(void)s, (void)c;
 	if (!upstream_open(pr))
 		return -1;
-	set_upstream_blocking(pr->p, 1);
+	set_blocking(pr->p->upstream, 1);
 	rc = ssh_channel_request_exec(pr->upstream, command);
-	set_upstream_blocking(pr->p, 0);
+	set_blocking(pr->p->upstream, 0);
 	return request_answer(pr, rc, "exec");
 }
 
@@ -215,9 +219,9 @@ static int on_subsystem_request(ssh_session s, ssh_channel c, const char *subsys
 	(void)s, (void)c;
 	if (!upstream_open(pr))
 		return -1;
-	set_upstream_blocking(pr->p, 1);
+	set_blocking(pr->p->upstream, 1);
 	rc = ssh_channel_request_subsystem(pr->upstream, subsystem);
-	set_upstream_blocking(pr->p, 0);
+	set_blocking(pr->p->upstream, 0);
 	return request_answer(pr, rc, "subsystem");
 }
 
@@ -230,10 +234,36 @@ static int on_env_request(ssh_session s, ssh_channel c, const char *name, const 
 	(void)s, (void)c;
 	if (!upstream_open(pr))
 		return -1;
-	set_upstream_blocking(pr->p, 1);
+	set_blocking(pr->p->upstream, 1);
 	rc = ssh_channel_request_env(pr->upstream, name, value);
-	set_upstream_blocking(pr->p, 0);
+	set_blocking(pr->p->upstream, 0);
 	return request_answer(pr, rc, "env");
+}
+
+/* ssh -A: the upstream will open auth-agent channels back to the client. */
+static void on_agent_request(ssh_session s, ssh_channel c, void *userdata)
+{
+	struct pair *pr = userdata;
+
+	(void)s, (void)c;
+	if (upstream_open(pr))
+		request_answer(pr, ssh_channel_request_auth_agent(pr->upstream), "auth-agent-req");
+}
+
+static void on_x11_request(ssh_session s, ssh_channel c, int single_connection,
+                           const char *protocol, const char *cookie, uint32_t screen,
+                           void *userdata)
+{
+	struct pair *pr = userdata;
+	int rc;
+
+	(void)s, (void)c;
+	if (!upstream_open(pr))
+		return;
+	set_blocking(pr->p->upstream, 1);
+	rc = ssh_channel_request_x11(pr->upstream, single_connection, protocol, cookie, (int)screen);
+	set_blocking(pr->p->upstream, 0);
+	request_answer(pr, rc, "x11-req");
 }
 
 static void on_signal(ssh_session s, ssh_channel c, const char *signal, void *userdata)
@@ -426,7 +456,7 @@ static int pair_finished(const struct pair *pr)
 
 /* ---- pairs ---- */
 
-static void pair_free(struct pair *pr)
+void pair_free(struct pair *pr)
 {
 	if (pr->client) {
 		ssh_remove_channel_callbacks(pr->client, &pr->client_cb);
@@ -457,6 +487,8 @@ static void init_client_callbacks(struct pair *pr)
 	cb->channel_subsystem_request_function = on_subsystem_request;
 	cb->channel_env_request_function = on_env_request;
 	cb->channel_signal_function = on_signal;
+	cb->channel_auth_agent_req_function = on_agent_request;
+	cb->channel_x11_req_function = on_x11_request;
 	ssh_callbacks_init(cb);
 }
 
@@ -497,10 +529,11 @@ static void append_pair(struct proxy *p, struct pair *pr)
 	*link = pr;
 }
 
-ssh_channel relay_open_session(struct proxy *p)
+/* A pair with fresh, not yet opened channels on both sessions and its
+ * callbacks in place. */
+struct pair *pair_with_channels(struct proxy *p)
 {
 	struct pair *pr = pair_new(p);
-	int rc;
 
 	if (pr == NULL)
 		return NULL;
@@ -511,18 +544,33 @@ ssh_channel relay_open_session(struct proxy *p)
 		return NULL;
 	}
 	ssh_set_channel_callbacks(pr->upstream, &pr->upstream_cb);
-	set_upstream_blocking(p, 1);
+	ssh_set_channel_callbacks(pr->client, &pr->client_cb);
+	return pr;
+}
+
+void start_pair(struct proxy *p, struct pair *pr, const char *kind)
+{
+	append_pair(p, pr);
+	p->channels_opened++;
+	log_verbose("%s channel %lu opened", kind, p->channels_opened);
+}
+
+ssh_channel relay_open_session(struct proxy *p)
+{
+	struct pair *pr = pair_with_channels(p);
+	int rc;
+
+	if (pr == NULL)
+		return NULL;
+	set_blocking(p->upstream, 1);
 	rc = ssh_channel_open_session(pr->upstream);
-	set_upstream_blocking(p, 0);
+	set_blocking(p->upstream, 0);
 	if (rc != SSH_OK) {
 		log_info("upstream refused a session channel: %s", ssh_get_error(p->upstream));
 		pair_free(pr);
 		return NULL;
 	}
-	ssh_set_channel_callbacks(pr->client, &pr->client_cb);
-	append_pair(p, pr);
-	p->channels_opened++;
-	log_verbose("session channel %lu opened", p->channels_opened);
+	start_pair(p, pr, "session");
 	return pr->client;
 }
 
@@ -562,7 +610,7 @@ static void upstream_gone(struct proxy *p)
 void relay_run(struct proxy *p)
 {
 	ssh_set_blocking(p->client, 0);
-	set_upstream_blocking(p, 0);
+	set_blocking(p->upstream, 0);
 	for (;;) {
 		pump_all(p);
 		if (session_is_gone(p->client)) {
@@ -573,4 +621,14 @@ void relay_run(struct proxy *p)
 			upstream_gone(p);
 		ssh_event_dopoll(p->event, POLL_MS);
 	}
+}
+
+ssh_channel pair_client(const struct pair *pr)
+{
+	return pr->client;
+}
+
+ssh_channel pair_upstream(const struct pair *pr)
+{
+	return pr->upstream;
 }

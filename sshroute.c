@@ -98,6 +98,26 @@ static int check_config(const char *file)
 	return EXIT_OK;
 }
 
+/* The methods the route allows; the upstream may narrow them further. */
+static void print_methods(int auth)
+{
+	printf("methods: %s%s%s%s\n",
+	       auth & AUTH_PUBLICKEY ? "publickey" : "",
+	       (auth & AUTH_PUBLICKEY) && (auth & ~AUTH_PUBLICKEY) ? "," : "",
+	       auth & AUTH_PASSWORD ? (auth & AUTH_KBDINT ? "password," : "password") : "",
+	       auth & AUTH_KBDINT ? "keyboard-interactive" : (auth ? "" : "none"));
+}
+
+static void print_route(const struct config *cfg, const struct route_target *t)
+{
+	printf("route: %s  (%s:%d)\n", t->route->pattern, cfg->path, t->route->line);
+	printf("upstream: %s\nport: %d\nuser: %s\n", t->host, t->port, t->user);
+	print_methods(t->auth);
+	if (t->authorized_keys[0])
+		printf("authorized_keys: %s\nidentity: %s\n", t->authorized_keys,
+		       t->identity ? t->identity : "(none)");
+}
+
 static int show_route(const char *file, const char *user)
 {
 	struct config cfg;
@@ -110,8 +130,7 @@ static int show_route(const char *file, const char *user)
 		fprintf(stderr, "sshroute: no route for user %s\n", user);
 		rc = EXIT_NO_ROUTE;
 	} else {
-		printf("route: %s  (%s:%d)\n", t.route->pattern, cfg.path, t.route->line);
-		printf("upstream: %s\nport: %d\nuser: %s\nmethods: password\n", t.host, t.port, t.user);
+		print_route(&cfg, &t);
 	}
 	config_free(&cfg);
 	return rc;

@@ -66,8 +66,10 @@ static int verify_host_key(ssh_session s, const struct config *cfg, const char *
 	switch (state) {
 	case SSH_KNOWN_HOSTS_CHANGED:
 		log_error("upstream host key for %s does not match %s (%s key %s): "
-		          "POSSIBLE MAN-IN-THE-MIDDLE ATTACK, connection refused",
-		          where, cfg->known_hosts, key_type_shown(s), fp ? fp : "?");
+		          "POSSIBLE MAN-IN-THE-MIDDLE ATTACK, connection refused; if the key "
+		          "really changed, check the new key with the upstream's administrator, "
+		          "remove the old line (ssh-keygen -R HOST -f %s) and add the new one",
+		          where, cfg->known_hosts, key_type_shown(s), fp ? fp : "?", cfg->known_hosts);
 		break;
 	case SSH_KNOWN_HOSTS_OTHER:
 		log_error("upstream %s showed a %s host key (%s) but %s holds a key of "
@@ -126,4 +128,23 @@ int upstream_auth_none(ssh_session upstream, int *methods)
 int upstream_auth_password(ssh_session upstream, const char *password)
 {
 	return ssh_userauth_password(upstream, NULL, password);
+}
+
+int upstream_auth_identity(ssh_session upstream, const char *path)
+{
+	ssh_key key = NULL;
+	int rc;
+
+	if (path == NULL || ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK) {
+		log_error("cannot load the identity %s for the upstream", path ? path : "(none)");
+		return SSH_AUTH_ERROR;
+	}
+	rc = ssh_userauth_publickey(upstream, NULL, key);
+	ssh_key_free(key);
+	return rc;
+}
+
+int upstream_methods_left(ssh_session upstream)
+{
+	return ssh_userauth_list(upstream, NULL);
 }

@@ -21,4 +21,13 @@ int upstream_auth_none(ssh_session upstream, int *methods);
 /* Tries a password on the upstream; returns the SSH_AUTH_* result. */
 int upstream_auth_password(ssh_session upstream, const char *password);
 
+/* Authenticates with the private key at path (the route's identity).
+ * Returns the SSH_AUTH_* result; SSH_AUTH_ERROR also when the key does not
+ * load (logged). */
+int upstream_auth_identity(ssh_session upstream, const char *path);
+
+/* The methods the upstream still accepts, after a failure or a partial
+ * success. */
+int upstream_methods_left(ssh_session upstream);
+
 #endif

@@ -257,7 +257,7 @@ route_of() {
 	local want got first
 	run_sshroute -T "$2" -f "$T/routes.ini"
 	first=$(printf '%s\n' "$OUT" | head -n 1)
-	want=$(printf 'upstream: %s\nport: %s\nuser: %s\nmethods: password' "$4" "$5" "$6")
+	want=$(printf 'upstream: %s\nport: %s\nuser: %s\nmethods: password,keyboard-interactive' "$4" "$5" "$6")
 	got=$(printf '%s\n' "$OUT" | tail -n +2)
 	if [ "$RC" = 0 ] && printf '%s' "$first" | grep -Eq "^route: $3\$" && [ "$got" = "$want" ]; then
 		ok "-T $1"

@@ -16,6 +16,8 @@
 
 /* The [server] section every file below starts with: lines 1 to 3. */
 #define SERVER "[server]\nhost_key = hk\nknown_hosts = known_hosts\n"
+/* The same with a default identity: lines 1 to 4. */
+#define SERVER_ID SERVER "identity = id\n"
 
 #define MAX_MESSAGES 64
 
@@ -97,6 +99,15 @@ static void make_fixtures(void)
 	write_file("hk000", "", 0000);
 	write_file("kh000", "", 0000);
 	mkdir("adir", 0700);
+	run("ssh-keygen -q -t ed25519 -N '' -C '' -f id");
+	run("cp hk2 id2");
+	chmod("id", 0600);
+	chmod("id2", 0600);
+	run("cp id id640");
+	chmod("id640", 0640);
+	write_file("ak", "", 0644);
+	write_file("ak%u", "", 0644);
+	write_file("ak000", "", 0000);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -250,6 +261,42 @@ static int load_good(const char *name, const char *text, struct config *cfg)
 	return ok ? 0 : -1;
 }
 
+/* snprintf into buf, for files that name tmpdir (absolute paths). */
+__attribute__((format(printf, 3, 4)))
+static const char *format_text(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+static int same_string(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Looks user up and checks the key-mapping fields of the target. */
+static void expect_keys(const char *name, const struct config *cfg, const char *user,
+                        const char *authorized_keys, const char *identity, int auth)
+{
+	struct route_target t;
+
+	if (route_lookup(cfg, user, &t) != 0)
+		fail(name, "no route for \"%s\"", user);
+	else if (strcmp(t.authorized_keys, authorized_keys) != 0 || !same_string(t.identity, identity) ||
+	         t.auth != auth)
+		fail(name, "\"%s\" got authorized_keys \"%s\" identity %s auth %d (route %s), "
+		     "expected \"%s\" %s %d", user, t.authorized_keys, t.identity ? t.identity : "NULL",
+		     t.auth, t.route->pattern, authorized_keys, identity ? identity : "NULL", auth);
+	else
+		pass(name);
+}
+
 /* ---- cases: valid files ---- */
 
 static void test_valid_file(void)
@@ -301,6 +348,15 @@ static void test_defaults(void)
 		else
 			pass(name);
 		expect_route("default port 22 and default user = client name", &cfg, "bob", "bob.example", 22, "bob");
+		if (cfg.identity != NULL || cfg.routes[0].authorized_keys != NULL ||
+		    cfg.routes[0].identity != NULL || cfg.routes[0].auth != AUTH_ALL)
+			fail("defaults: no keys, no identity, auth all", "got %p %p %p %d",
+			     (void *)cfg.identity, (void *)cfg.routes[0].authorized_keys,
+			     (void *)cfg.routes[0].identity, cfg.routes[0].auth);
+		else
+			pass("defaults: no keys, no identity, auth all");
+		expect_keys("default target: no keys, no identity, publickey cleared", &cfg, "bob",
+		            "", NULL, AUTH_PASSWORD | AUTH_KBDINT);
 	}
 	config_free(&cfg);
 }
@@ -427,6 +483,105 @@ static void test_upstream_forms(void)
 		expect_route("ipv4:port", &cfg, "v4", "192.0.2.1", 65535, "v4");
 		expect_route("host:port", &cfg, "name", "host_1-a.example", 1, "name");
 	}
+	config_free(&cfg);
+}
+
+/* ---- cases: key mapping ---- */
+
+static void test_key_mapping(void)
+{
+	const char *name = "key mapping: file read";
+	char text[2048], ak[256], team[256];
+	struct config cfg;
+	const struct route *r;
+
+	format_text(text, sizeof(text), SERVER_ID          /* 1-4 */
+	            "[route alice]\n"                      /* 5 */
+	            "upstream = a.example\n"
+	            "authorized_keys = %s/ak   ; shared\n"
+	            "auth = publickey , password\n"
+	            "[route team-*]\n"                     /* 9 */
+	            "upstream = t.example\n"
+	            "authorized_keys = %s/keys/%%u\n"
+	            "identity = id2\n"
+	            "auth = keyboard-interactive,publickey,password\n"
+	            "[route bob]\n"                        /* 14 */
+	            "upstream = b.example\n"
+	            "auth = keyboard-interactive\n"
+	            "[route pct]\n"                        /* 17 */
+	            "upstream = p.example\n"
+	            "authorized_keys = %s/ak%%%%u\n", tmpdir, tmpdir, tmpdir);
+	if (load_good(name, text, &cfg) < 0)
+		goto out;
+	r = cfg.routes;
+	if (!same_string(cfg.identity, "id"))
+		fail(name, "[server] identity not read");
+	else if (cfg.n_routes != 4 || !r[0].authorized_keys || strcmp(r[0].authorized_keys + strlen(tmpdir), "/ak") ||
+	         r[0].identity != NULL || r[0].auth != (AUTH_PUBLICKEY | AUTH_PASSWORD) || r[0].uses_u)
+		fail(name, "[route alice] not read as expected");
+	else if (!r[1].uses_u || !same_string(r[1].identity, "id2") || r[1].auth != AUTH_ALL)
+		fail(name, "[route team-*] not read as expected");
+	else if (r[2].authorized_keys != NULL || r[2].auth != AUTH_KBDINT || r[2].identity != NULL)
+		fail(name, "[route bob] not read as expected");
+	else if (r[3].uses_u)
+		fail(name, "%%%%u in authorized_keys counted as %%u");
+	else
+		pass(name);
+	snprintf(ak, sizeof(ak), "%s/ak", tmpdir);
+	expect_keys("target: authorized_keys, [server] identity, auth list", &cfg, "alice",
+	            ak, "id", AUTH_PUBLICKEY | AUTH_PASSWORD);
+	snprintf(team, sizeof(team), "%s/keys/team-red", tmpdir);
+	expect_keys("target: %u expanded in authorized_keys, route identity wins", &cfg, "team-red",
+	            team, "id2", AUTH_ALL);
+	expect_keys("target: no authorized_keys, [server] identity still given", &cfg, "bob",
+	            "", "id", AUTH_KBDINT);
+	snprintf(ak, sizeof(ak), "%s/ak%%u", tmpdir);
+	expect_keys("target: %% in authorized_keys is a literal %", &cfg, "pct", ak, "id", AUTH_ALL);
+out:
+	config_free(&cfg);
+}
+
+static void test_authorized_keys_percent_u_rule(void)
+{
+	struct config cfg;
+
+	/* A route whose only %u is in authorized_keys counts as using %u. */
+	if (load_good("%u only in authorized_keys: file", SERVER_ID
+	              "[route *]\nupstream = keyed.example\nauthorized_keys = /nonexistent/%u\n"
+	              "[route **]\nupstream = fallback.example\n", &cfg) < 0)
+		goto out;
+	if (cfg.n_routes != 2 || !cfg.routes[0].uses_u)
+		fail("%u in authorized_keys sets uses_u", "uses_u not set");
+	else
+		pass("%u in authorized_keys sets uses_u");
+	expect_route("safe name takes the keyed route", &cfg, "bob", "keyed.example", 22, "bob");
+	expect_keys("safe name: path expanded", &cfg, "bob", "/nonexistent/bob", "id", AUTH_ALL);
+	expect_route("unsafe name skips a route with %u only in authorized_keys", &cfg, "a/b",
+	             "fallback.example", 22, "a/b");
+	expect_route("\"..\" skips a route with %u in authorized_keys", &cfg, "..",
+	             "fallback.example", 22, "..");
+	expect_route("\".\" skips a route with %u in authorized_keys", &cfg, ".",
+	             "fallback.example", 22, ".");
+	expect_route("\"...\" is an ordinary name", &cfg, "...", "keyed.example", 22, "...");
+out:
+	config_free(&cfg);
+}
+
+static void test_identity_order(void)
+{
+	struct config cfg;
+	char text[1024];
+
+	format_text(text, sizeof(text), "[route a]\nupstream = h\nauthorized_keys = %s/ak\n"
+	            "[server]\nhost_key = hk\nknown_hosts = known_hosts\nidentity = id\n", tmpdir);
+	if (load_good("[server] identity after the routes that need it", text, &cfg) == 0)
+		pass("[server] identity after the routes that need it");
+	config_free(&cfg);
+	format_text(text, sizeof(text), SERVER "[route a]\nupstream = h\nauthorized_keys = %s/ak\n"
+	            "identity = id\n", tmpdir);
+	if (load_good("route identity without a [server] one", text, &cfg) == 0)
+		expect_keys("route identity without a [server] one", &cfg, "a",
+		            cfg.routes[0].authorized_keys, "id", AUTH_ALL);
 	config_free(&cfg);
 }
 
@@ -626,6 +781,119 @@ static void test_syntax_errors(void)
 	}
 }
 
+static void test_authorized_keys_errors(void)
+{
+	char text[2048];
+
+	format_text(text, sizeof(text), SERVER_ID
+	            "[route a]\nupstream = h\nauthorized_keys = ak\n"                     /* 7 */
+	            "[route b]\nupstream = h\nauthorized_keys = %s/nothere\n"             /* 10 */
+	            "[route c]\nupstream = h\nauthorized_keys = %s/adir\n"                /* 13 */
+	            "[route d]\nupstream = h\nauthorized_keys = /keys/%%h\n"              /* 16 */
+	            "[route e]\nupstream = h\nauthorized_keys = %s/ak\nauthorized_keys = %s/ak\n" /* 20 */
+	            "[route f]\nupstream = h\nauthorized_keys = /keys/%%u\x01\n",          /* 23 */
+	            tmpdir, tmpdir, tmpdir, tmpdir);
+	expect_problems("authorized_keys errors", text,
+	                WANT({ 7, "authorized_keys \"ak\" is not an absolute path" },
+	                     { 10, "cannot read authorized_keys /tmp/" },
+	                     { 13, "/adir is not a regular file" },
+	                     { 16, "unknown %-sequence \"%h\" in authorized_keys" },
+	                     { 20, "\"authorized_keys\" given twice in [route e] (first at line 19)" },
+	                     { 23, "invalid character 0x01 in authorized_keys" }));
+	format_text(text, sizeof(text), SERVER_ID "[route a]\nupstream = h\nauthorized_keys = %s/nothere\n",
+	            tmpdir);
+	expect_problems("missing authorized_keys: the reason is given", text,
+	                WANT({ 7, "nothere: No such file or directory" }));
+	if (geteuid() == 0) {
+		pass("unreadable authorized_keys # SKIP root can read any file");
+	} else {
+		format_text(text, sizeof(text), SERVER_ID "[route a]\nupstream = h\nauthorized_keys = %s/ak000\n",
+		            tmpdir);
+		expect_problems("unreadable authorized_keys", text,
+		                WANT({ 7, "cannot read authorized_keys" }));
+	}
+	expect_problems("authorized_keys with %u need not exist yet", SERVER_ID
+	                "[route *]\nupstream = h\nauthorized_keys = /nonexistent/%u/keys\n", NO_PROBLEMS);
+	expect_problems("empty authorized_keys", SERVER_ID "[route a]\nupstream = h\nauthorized_keys =\n",
+	                WANT({ 7, "empty value for \"authorized_keys\" in [route a]" }));
+}
+
+static void test_identity_errors(void)
+{
+	char text[2048];
+
+	expect_problems("identity errors in routes", SERVER_ID
+	                "[route a]\nupstream = h\nidentity = noid\n"       /* 7 */
+	                "[route b]\nupstream = h\nidentity = id640\n"      /* 10 */
+	                "[route c]\nupstream = h\nidentity = notakey\n"    /* 13 */
+	                "[route d]\nupstream = h\nidentity = hkpw\n"       /* 16 */
+	                "[route e]\nupstream = h\nidentity = adir\n"       /* 19 */
+	                "[route f]\nupstream = h\nidentity = keys/%u\n"    /* 22 */
+	                "[route g]\nupstream = h\nidentity = id\nidentity = id2\n", /* 26 */
+	                WANT({ 7, "cannot read identity noid: No such file" },
+	                     { 10, "identity id640 is readable by group or others (mode 0640; chmod 600)" },
+	                     { 13, "identity notakey is not a usable private key" },
+	                     { 16, "identity hkpw is not a usable private key" },
+	                     { 19, "identity adir is not a regular file" },
+	                     { 22, "identity \"keys/%u\" may not contain %u" },
+	                     { 26, "\"identity\" given twice in [route g] (first at line 25)" }));
+	expect_problems("identity errors in [server]",
+	                SERVER "identity = hk644\n[route a]\nupstream = h\n[server]\nidentity = id\n",
+	                WANT({ 4, "identity hk644 is readable by group or others (mode 0644; chmod 600)" },
+	                     { 8, "\"identity\" given twice in [server] (first at line 4)" }));
+	if (geteuid() == 0)
+		pass("unreadable identity # SKIP root can read any file");
+	else
+		expect_problems("unreadable identity", SERVER "identity = hk000\n[route a]\nupstream = h\n",
+		                WANT({ 4, "cannot read identity hk000" }));
+	format_text(text, sizeof(text), SERVER
+	            "[route a]\nupstream = h\nauthorized_keys = %s/ak\n"                  /* 4 */
+	            "[route b]\nupstream = h\n"                                           /* 7 */
+	            "[route c*]\nupstream = h\nauthorized_keys = /k/%%u\n"                /* 9 */
+	            "[route d]\nupstream = h\nauthorized_keys = %s/ak\nidentity = id\n",  /* 12 */
+	            tmpdir, tmpdir);
+	expect_problems("authorized_keys without any identity", text,
+	                WANT({ 4, "[route a] has authorized_keys but no identity (set identity here or in [server])" },
+	                     { 9, "[route c*] has authorized_keys but no identity" }));
+	format_text(text, sizeof(text), SERVER
+	            "[route a]\nupstream = h\nauthorized_keys = %s/ak\nidentity = id640\n"
+	            "[route b]\nupstream = h\nauthorized_keys = relative\n"
+	            "[server]\nidentity = notakey\n", tmpdir);
+	expect_problems("a bad identity is reported once, not also as missing", text,
+	                WANT({ 7, "identity id640 is readable" },
+	                     { 10, "authorized_keys \"relative\" is not an absolute path" },
+	                     { 12, "identity notakey is not a usable private key" }));
+}
+
+static void test_auth_errors(void)
+{
+	char text[1024];
+
+	expect_problems("auth errors", SERVER
+	                "[route a]\nupstream = h\nauth = publickey,,password\n"          /* 6 */
+	                "[route b]\nupstream = h\nauth = password, pasword\n"           /* 9 */
+	                "[route c]\nupstream = h\nauth = password , password\n"         /* 12 */
+	                "[route d]\nupstream = h\nauth = ,\n"                           /* 15 */
+	                "[route e]\nupstream = h\nauth = Password,kbdint\n"             /* 18 */
+	                "[route f]\nupstream = h\nauth = password keyboard-interactive\n" /* 21 */
+	                "[route g]\nupstream = h\nauth = password,\n",                  /* 24 */
+	                WANT({ 6, "empty item in auth \"publickey,,password\"" },
+	                     { 9, "unknown method \"pasword\" in auth" },
+	                     { 12, "\"password\" given twice in auth" },
+	                     { 15, "empty item in auth" },
+	                     { 18, "unknown method \"Password\"" },
+	                     { 18, "unknown method \"kbdint\"" },
+	                     { 21, "unknown method \"password keyboard-interactive\"" },
+	                     { 24, "empty item in auth" }));
+	expect_problems("auth = publickey without authorized_keys", SERVER_ID
+	                "[route a]\nupstream = h\nauth = publickey\n"
+	                "[route b]\nupstream = h\nauth = publickey, password\n",
+	                WANT({ 5, "[route a] allows only publickey but has no authorized_keys" }));
+	format_text(text, sizeof(text), SERVER_ID "[route a]\nupstream = h\nauthorized_keys = %s/ak\n"
+	            "auth = publickey\n", tmpdir);
+	expect_problems("auth = publickey with authorized_keys", text, NO_PROBLEMS);
+}
+
 static void test_unreadable_file(void)
 {
 	struct config cfg;
@@ -706,6 +974,9 @@ int main(void)
 	test_no_match();
 	test_percent_percent();
 	test_upstream_forms();
+	test_key_mapping();
+	test_authorized_keys_percent_u_rule();
+	test_identity_order();
 
 	test_section_errors();
 	test_key_errors();
@@ -713,6 +984,9 @@ int main(void)
 	test_upstream_errors();
 	test_host_key_errors();
 	test_known_hosts_errors();
+	test_authorized_keys_errors();
+	test_identity_errors();
+	test_auth_errors();
 	test_syntax_errors();
 	test_unreadable_file();
 	test_all_errors_in_one_pass();

@@ -1,0 +1,230 @@
+/* keys.c: is a client's public key listed in an authorized_keys file?
+ *
+ * A client's signature is bound to its session with sshroute and cannot be
+ * replayed upstream, so a route maps the keys listed in its authorized_keys
+ * to sshroute's own identity. The file is OpenSSH's format, read line by
+ * line with getline so that no line is too long:
+ *
+ *     [options] keytype base64 [comment]
+ *
+ * Options (from=, command=, restrict, ...) limit what a key may do, and
+ * sshroute enforces none of them: a listed key with options is refused,
+ * loudly, never accepted as if they were not there. Certificates and
+ * security-key (sk-) keys are not supported. */
+#include "keys.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* One key line taken apart, pointing into the line. */
+struct key_line {
+	int has_options;
+	enum ssh_keytypes_e type;
+	const char *type_name;   /* as written */
+	const char *base64;
+};
+
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static char *skip_blanks(char *s)
+{
+	while (is_blank(*s))
+		s++;
+	return s;
+}
+
+/* Ends the word at *rest with a NUL and moves *rest past it. */
+static char *cut_word(char **rest)
+{
+	char *word = *rest;
+	char *end = word + strcspn(word, " \t");
+
+	if (*end != '\0')
+		*end++ = '\0';
+	*rest = end;
+	return word;
+}
+
+static void strip_line_ending(char *line)
+{
+	size_t n = strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+}
+
+/* The key type a word names, as authorized_keys writes it. libssh also
+ * knows short names ("rsa", "ecdsa", "dsa"); OpenSSH would read those as
+ * options, and so do we. */
+static enum ssh_keytypes_e key_type_named(const char *word)
+{
+	enum ssh_keytypes_e type = ssh_key_type_from_name(word);
+	const char *name = ssh_key_type_to_char(type);
+
+	if (type == SSH_KEYTYPE_UNKNOWN || name == NULL || strcmp(name, word) != 0)
+		return SSH_KEYTYPE_UNKNOWN;
+	return type;
+}
+
+/* Same, for the first word of s, without changing s. */
+static enum ssh_keytypes_e key_type_at(char *s)
+{
+	char *end = s + strcspn(s, " \t");
+	char saved = *end;
+	enum ssh_keytypes_e type;
+
+	*end = '\0';
+	type = key_type_named(s);
+	*end = saved;
+	return type;
+}
+
+/* Moves past the options the way OpenSSH reads them: up to the first blank
+ * outside double quotes; \" inside quotes does not end them. NULL when a
+ * quote is left open. */
+static char *skip_options(char *s)
+{
+	int quoted = 0;
+
+	for (; *s != '\0' && (quoted || !is_blank(*s)); s++) {
+		if (quoted && s[0] == '\\' && s[1] == '"')
+			s++;
+		else if (*s == '"')
+			quoted = !quoted;
+	}
+	return quoted ? NULL : s;
+}
+
+/* Takes apart a line that is neither blank nor a comment. Returns NULL, or
+ * why the line is malformed. */
+static const char *parse_key_line(char *s, struct key_line *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (key_type_at(s) == SSH_KEYTYPE_UNKNOWN) {
+		s = skip_options(s);
+		if (s == NULL)
+			return "unterminated quote in the options";
+		out->has_options = 1;
+		s = skip_blanks(s);
+		if (key_type_at(s) == SSH_KEYTYPE_UNKNOWN)
+			return "no key type that libssh knows";
+	}
+	out->type_name = cut_word(&s);
+	out->type = key_type_named(out->type_name);
+	s = skip_blanks(s);
+	out->base64 = cut_word(&s);
+	if (*out->base64 == '\0')
+		return "no key after the key type";
+	return NULL;
+}
+
+/* The key types a client can prove it holds with a plain signature. */
+static int key_type_supported(enum ssh_keytypes_e type)
+{
+	switch (type) {
+	case SSH_KEYTYPE_RSA:
+	case SSH_KEYTYPE_ECDSA_P256:
+	case SSH_KEYTYPE_ECDSA_P384:
+	case SSH_KEYTYPE_ECDSA_P521:
+	case SSH_KEYTYPE_ED25519:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* 1 when this line lists key without options. Lines that cannot be used
+ * are logged: they are mistakes the administrator should hear about. */
+static int line_grants_key(const char *path, int lineno, char *line, const ssh_key key)
+{
+	struct key_line kl;
+	ssh_key listed = NULL;
+	const char *why;
+	int same;
+
+	strip_line_ending(line);
+	line = skip_blanks(line);
+	if (*line == '\0' || *line == '#')
+		return 0;
+	why = parse_key_line(line, &kl);
+	if (why != NULL) {
+		log_info("%s:%d: %s, line skipped", path, lineno, why);
+		return 0;
+	}
+	if (!key_type_supported(kl.type)) {
+		log_info("%s:%d: %s keys are not supported, line skipped", path, lineno, kl.type_name);
+		return 0;
+	}
+	if (ssh_pki_import_pubkey_base64(kl.base64, kl.type, &listed) != SSH_OK) {
+		log_info("%s:%d: not a valid %s key, line skipped", path, lineno, kl.type_name);
+		return 0;
+	}
+	same = ssh_key_cmp(listed, key, SSH_KEY_CMP_PUBLIC) == 0;
+	ssh_key_free(listed);
+	if (same && kl.has_options) {
+		log_info("%s:%d: key refused: it is listed with options, which sshroute does not enforce",
+		         path, lineno);
+		return 0;
+	}
+	return same;
+}
+
+/* Opens path for reading, refusing anything but a regular file: a FIFO
+ * (O_NONBLOCK keeps open from waiting for a writer) or a device there is a
+ * mistake, not a list of keys. */
+static FILE *open_keys_file(const char *path)
+{
+	struct stat st;
+	FILE *fp;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		log_error("cannot read authorized_keys %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_error("authorized_keys %s is not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		log_error("cannot read authorized_keys %s: %s", path, strerror(errno));
+		close(fd);
+	}
+	return fp;
+}
+
+int authorized_keys_match(const char *path, const ssh_key key)
+{
+	char *line = NULL;
+	size_t size = 0;
+	int lineno = 0, found = 0, read_errno = 0;
+	FILE *fp;
+
+	if (key == NULL || (fp = open_keys_file(path)) == NULL)
+		return 0;
+	while (!found) {
+		errno = 0;
+		if (getline(&line, &size, fp) < 0) {
+			read_errno = errno;
+			break;
+		}
+		found = line_grants_key(path, ++lineno, line, key);
+	}
+	if (!found && !feof(fp))
+		log_error("cannot read authorized_keys %s: %s", path, strerror(read_errno));
+	free(line);
+	fclose(fp);
+	return found;
+}

@@ -1,0 +1,26 @@
+/* pair.h: a client channel and its twin on the upstream, relayed by
+ * relay.c; shared with forward.c, which opens the other channel kinds. */
+#ifndef SSHROUTE_PAIR_H
+#define SSHROUTE_PAIR_H
+
+#include <libssh/libssh.h>
+
+#include "proxy.h"
+
+/* A pair with fresh, not yet opened channels on both sessions and the
+ * relay's callbacks in place; NULL when out of memory. */
+struct pair *pair_with_channels(struct proxy *p);
+
+/* Hands an opened pair to the relay. */
+void start_pair(struct proxy *p, struct pair *pr, const char *kind);
+
+/* Frees a pair that was never started (closing what was opened). */
+void pair_free(struct pair *pr);
+
+ssh_channel pair_client(const struct pair *pr);
+ssh_channel pair_upstream(const struct pair *pr);
+
+/* Control requests block for the other side's answer; data never does. */
+void set_blocking(ssh_session s, int blocking);
+
+#endif

@@ -1,0 +1,398 @@
+/* unit_keys.c: unit tests for authorized_keys_match (keys.c).
+ *
+ * Makes real keys with ssh-keygen (ed25519, ecdsa, rsa, and a certificate)
+ * in a temporary directory, writes authorized_keys files from them and
+ * checks which keys are found and what is logged. Prints one line per
+ * case, "ok - NAME" or "not ok - NAME: detail", and exits 1 when any case
+ * failed. */
+#include "keys.h"
+#include "log.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+
+#define LOG_FILE "captured.log"
+
+/* A key made by ssh-keygen: its .pub line and the key libssh reads from it. */
+struct test_key {
+	const char *file;
+	const char *keygen_args;
+	char *line;      /* "TYPE BASE64" */
+	char *base64;
+	ssh_key key;
+};
+
+enum { ED, ED_UNLISTED, ECDSA, ECDSA384, ECDSA521, RSA, N_KEYS };
+
+static struct test_key keys[N_KEYS] = {
+	[ED] = { "ed", "-t ed25519", NULL, NULL, NULL },
+	[ED_UNLISTED] = { "ed2", "-t ed25519", NULL, NULL, NULL },
+	[ECDSA] = { "ec", "-t ecdsa -b 256", NULL, NULL, NULL },
+	[ECDSA384] = { "ec384", "-t ecdsa -b 384", NULL, NULL, NULL },
+	[ECDSA521] = { "ec521", "-t ecdsa -b 521", NULL, NULL, NULL },
+	[RSA] = { "rsa", "-t rsa -b 2048", NULL, NULL, NULL },
+};
+
+static char *cert_line;   /* ed's key signed by a CA: ssh-ed25519-cert-v01@openssh.com */
+static int failures;
+static char tmpdir[] = "/tmp/unit_keys.XXXXXX";
+
+/* ---- reporting ---- */
+
+static void pass(const char *name)
+{
+	printf("ok - %s\n", name);
+}
+
+__attribute__((format(printf, 2, 3)))
+static void fail(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("not ok - %s: ", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	failures++;
+}
+
+/* ---- files ---- */
+
+static void run(const char *command)
+{
+	if (system(command) != 0) {
+		fprintf(stderr, "failed: %s\n", command);
+		exit(2);
+	}
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
+		perror(path);
+		exit(2);
+	}
+}
+
+/* The whole file, NUL-terminated; "" when it cannot be read. */
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&text, &size);
+	int c;
+
+	if (mem == NULL)
+		exit(2);
+	while (f != NULL && (c = getc(f)) != EOF)
+		putc(c, mem);
+	fclose(mem);
+	if (f != NULL)
+		fclose(f);
+	return text;
+}
+
+/* The first line of a .pub file, "TYPE BASE64" without comment. */
+static char *read_pub_line(const char *path)
+{
+	char *text = read_file(path);
+	char *end = strchr(text, ' ');
+
+	if (end == NULL || (end = strpbrk(end + 1, " \n")) == NULL) {
+		fprintf(stderr, "%s: not a public key file\n", path);
+		exit(2);
+	}
+	*end = '\0';
+	return text;
+}
+
+static void make_key(struct test_key *k)
+{
+	char command[256], pub[64];
+
+	snprintf(command, sizeof(command), "ssh-keygen -q %s -N '' -C '' -f %s", k->keygen_args, k->file);
+	run(command);
+	snprintf(pub, sizeof(pub), "%s.pub", k->file);
+	k->line = read_pub_line(pub);
+	k->base64 = strchr(k->line, ' ') + 1;
+	if (ssh_pki_import_pubkey_file(pub, &k->key) != SSH_OK) {
+		fprintf(stderr, "%s: libssh cannot read it\n", pub);
+		exit(2);
+	}
+}
+
+static void make_fixtures(void)
+{
+	size_t i;
+
+	if (mkdtemp(tmpdir) == NULL || chdir(tmpdir) != 0) {
+		perror(tmpdir);
+		exit(2);
+	}
+	for (i = 0; i < N_KEYS; i++)
+		make_key(&keys[i]);
+	run("ssh-keygen -q -t ed25519 -N '' -C '' -f ca");
+	run("ssh-keygen -q -s ca -I test -n alice ed.pub 2>/dev/null");
+	cert_line = read_pub_line("ed-cert.pub");
+	mkdir("adir", 0700);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static void remove_fixtures(void)
+{
+	size_t i;
+
+	for (i = 0; i < N_KEYS; i++) {
+		free(keys[i].line);
+		ssh_key_free(keys[i].key);
+	}
+	free(cert_line);
+	if (chdir("/") != 0)
+		perror("/");
+	nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- matching ---- */
+
+/* authorized_keys_match(path, key) with its log lines (stderr) caught in
+ * *log, which the caller frees. */
+static int match_logged(const char *path, const ssh_key key, char **log)
+{
+	int saved, fd, found;
+
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(LOG_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (saved < 0 || fd < 0 || dup2(fd, 2) < 0) {
+		perror(LOG_FILE);
+		exit(2);
+	}
+	close(fd);
+	found = authorized_keys_match(path, key);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	*log = read_file(LOG_FILE);
+	return found;
+}
+
+/* Writes text as authorized_keys, looks for key in it: found must be
+ * want, and each of the NULL-terminated log_wants must be in the log. */
+static void expect(const char *name, const char *text, const ssh_key key, int want, ...)
+{
+	const char *needle;
+	va_list ap;
+	char *log;
+	int found;
+
+	write_file("authorized_keys", text);
+	found = match_logged("authorized_keys", key, &log);
+	if (found != want) {
+		fail(name, "returned %d, expected %d; log: %s", found, want, log);
+		free(log);
+		return;
+	}
+	va_start(ap, want);
+	while ((needle = va_arg(ap, const char *)) != NULL)
+		if (strstr(log, needle) == NULL)
+			break;
+	va_end(ap);
+	if (needle != NULL)
+		fail(name, "log lacks \"%s\"; log: %s", needle, log);
+	else
+		pass(name);
+	free(log);
+}
+
+/* printf into a new string. */
+__attribute__((format(printf, 1, 2)))
+static char *text_of(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		exit(2);
+	return s;
+}
+
+/* ---- cases ---- */
+
+static void test_found_among_several(void)
+{
+	char *text = text_of("# the team\n%s alice@laptop\n%s bob\n%s\n%s carol\n%s\n%s dave\n",
+	                     keys[RSA].line, keys[ECDSA].line, keys[ED].line,
+	                     keys[ECDSA384].line, keys[ECDSA521].line, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA");
+
+	expect("ed25519 key found among several", text, keys[ED].key, 1, NULL);
+	expect("ecdsa-sha2-nistp256 key found among several", text, keys[ECDSA].key, 1, NULL);
+	expect("ecdsa-sha2-nistp384 key found among several", text, keys[ECDSA384].key, 1, NULL);
+	expect("ecdsa-sha2-nistp521 key found among several", text, keys[ECDSA521].key, 1, NULL);
+	expect("ssh-rsa key found among several", text, keys[RSA].key, 1, NULL);
+	expect("unlisted key not found", text, keys[ED_UNLISTED].key, 0, NULL);
+	free(text);
+}
+
+static void test_comments_and_blank_lines(void)
+{
+	char *text = text_of("\n# comment\n   \n\t# indented comment\n\n  \t%s  with a comment \r\n",
+	                     keys[ED].line);
+
+	expect("comments, blank lines, indentation and CRLF", text, keys[ED].key, 1, NULL);
+	free(text);
+	text = text_of("# %s\n#%s\n", keys[ED].line, keys[ED].line);
+	expect("commented-out key not found", text, keys[ED].key, 0, NULL);
+	free(text);
+	expect("empty file: not found", "", keys[ED].key, 0, NULL);
+	text = text_of("%s", keys[ED].line);
+	expect("last line without newline", text, keys[ED].key, 1, NULL);
+	free(text);
+}
+
+static void test_options_refused(void)
+{
+	char *text;
+
+	text = text_of("%s\nfrom=\"1.2.3.4\" %s\n", keys[RSA].line, keys[ED].line);
+	expect("from= option: refused although the key matches", text, keys[ED].key, 0,
+	       "authorized_keys:2:", "options", NULL);
+	free(text);
+	text = text_of("command=\"echo \\\"a b\\\"; exit\",no-pty %s me\n", keys[ECDSA].line);
+	expect("command= with quoted blanks and escaped quotes: refused", text, keys[ECDSA].key, 0,
+	       "authorized_keys:1:", "options", NULL);
+	free(text);
+	text = text_of("restrict %s\n", keys[RSA].line);
+	expect("restrict option on an rsa key: refused", text, keys[RSA].key, 0,
+	       "authorized_keys:1:", NULL);
+	free(text);
+	text = text_of("no-pty %s\n", keys[ED].line);
+	expect("options line for another key: not found", text, keys[ED_UNLISTED].key, 0, NULL);
+	free(text);
+	/* OpenSSH too goes on looking when a matching line's options say no. */
+	text = text_of("from=\"10.0.0.0/8\" %s\n%s\n", keys[ED].line, keys[ED].line);
+	expect("options line refused, a later plain line for the same key accepted", text,
+	       keys[ED].key, 1, "authorized_keys:1:", NULL);
+	free(text);
+}
+
+static void test_long_lines(void)
+{
+	size_t n = 1 << 20;
+	char *filler = malloc(n + 1);
+	char *text;
+
+	if (filler == NULL)
+		exit(2);
+	memset(filler, 'x', n);
+	filler[n] = '\0';
+	text = text_of("#%s\n%s\n", filler, keys[ED].line);
+	expect("very long comment line (1 MiB) before the key", text, keys[ED].key, 1, NULL);
+	free(text);
+	text = text_of("%s %s\n", keys[RSA].line, filler);
+	expect("key line with a 1 MiB comment", text, keys[RSA].key, 1, NULL);
+	free(text);
+	text = text_of("command=\"%s\" %s\n%s\n", filler, keys[ED].line, keys[ECDSA].line);
+	expect("1 MiB option value: refused, next line still read", text, keys[ED].key, 0,
+	       "authorized_keys:1:", NULL);
+	expect("1 MiB option value: next line still read", text, keys[ECDSA].key, 1, NULL);
+	free(text);
+	free(filler);
+}
+
+static void test_malformed_lines(void)
+{
+	char *text = text_of("ssh-ed25519\n"                      /* 1: no key */
+	                     "ssh-ed25519 !!!notbase64!!!\n"       /* 2 */
+	                     "ssh-ed25519 %s\n"                    /* 3: an rsa key */
+	                     "garbage\n"                           /* 4 */
+	                     "from=\"1.2.3.4 %s\n"                 /* 5: open quote */
+	                     "rsa %s\n"                            /* 6: libssh's short name */
+	                     "rsa-sha2-256 %s\n"                   /* 7: a signature name */
+	                     "%s\n",                               /* 8: good */
+	                     keys[RSA].base64, keys[ED].line, keys[RSA].base64, keys[RSA].base64,
+	                     keys[ED].line);
+
+	expect("malformed lines are logged and skipped", text, keys[ED].key, 1,
+	       "authorized_keys:1:", "authorized_keys:2:", "authorized_keys:3:",
+	       "authorized_keys:4:", "authorized_keys:5:", "authorized_keys:6:",
+	       "authorized_keys:7:", NULL);
+	expect("rsa key under a wrong type name is not found", text, keys[RSA].key, 0, NULL);
+	free(text);
+}
+
+static void test_unsupported_types(void)
+{
+	char *text = text_of("%s\n"
+	                     "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t\n"
+	                     "ssh-dss AAAAB3NzaC1kc3M=\n", cert_line);
+
+	expect("certificate, sk and dss lines are skipped with a log line", text, keys[ED].key, 0,
+	       "authorized_keys:1: ssh-ed25519-cert-v01@openssh.com keys are not supported",
+	       "authorized_keys:2: sk-ssh-ed25519@openssh.com keys are not supported",
+	       "authorized_keys:3: ssh-dss keys are not supported", NULL);
+	free(text);
+}
+
+static void test_unreadable(void)
+{
+	char *log;
+	int found;
+
+	found = match_logged("nothere", keys[ED].key, &log);
+	if (found != 0 || strstr(log, "nothere") == NULL || strstr(log, "error") == NULL)
+		fail("missing file returns 0 with an error log line", "returned %d; log: %s", found, log);
+	else
+		pass("missing file returns 0 with an error log line");
+	free(log);
+	found = match_logged("adir", keys[ED].key, &log);
+	if (found != 0 || strstr(log, "adir") == NULL)
+		fail("directory returns 0 with a log line", "returned %d; log: %s", found, log);
+	else
+		pass("directory returns 0 with a log line");
+	free(log);
+	if (authorized_keys_match("authorized_keys", NULL) != 0)
+		fail("no key: not found", "returned 1");
+	else
+		pass("no key: not found");
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	log_open(1);
+	make_fixtures();
+
+	test_found_among_several();
+	test_comments_and_blank_lines();
+	test_options_refused();
+	test_long_lines();
+	test_malformed_lines();
+	test_unsupported_types();
+	test_unreadable();
+
+	remove_fixtures();
+	return failures ? 1 : 0;
+}
