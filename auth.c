@@ -174,8 +174,10 @@ static int prepare_route(struct proxy *p)
 	p->upstream = upstream_connect(p->cfg, &p->target);
 	if (p->upstream == NULL)
 		proxy_end(p, EXIT_UPSTREAM, unavailable_message);
-	if (ssh_event_add_session(p->event, p->upstream) != SSH_OK)
+	if (ssh_event_add_session(p->event, p->upstream) != SSH_OK) {
+		log_error("cannot add the upstream session to the event loop");
 		proxy_end(p, EXIT_INTERNAL, NULL);
+	}
 	forward_attach_upstream(p);
 	rc = upstream_auth_none(p->upstream, &p->upstream_methods);
 	if (rc == SSH_AUTH_ERROR) {

@@ -342,13 +342,20 @@ static void serve(const struct config *cfg, int fd)
 	ssh_bind_free(bind);
 	auth_install(p);
 
+	/* The event exists before the key exchange: some clients (dbclient)
+	 * send their first userauth request right behind it, libssh handles
+	 * that request inside ssh_handle_key_exchange(), and the upstream
+	 * session joins the event there. The client session can join only
+	 * after the key exchange. */
+	p->event = ssh_event_new();
+	if (p->event == NULL)
+		die(EXIT_INTERNAL, "out of memory");
 	start_grace_timer(cfg->login_grace_time);
 	if (ssh_handle_key_exchange(p->client) != SSH_OK) {
 		log_info("key exchange failed: %s", ssh_get_error(p->client));
 		proxy_end(p, EXIT_CLIENT, NULL);
 	}
-	p->event = ssh_event_new();
-	if (p->event == NULL || ssh_event_add_session(p->event, p->client) != SSH_OK)
+	if (ssh_event_add_session(p->event, p->client) != SSH_OK)
 		die(EXIT_INTERNAL, "cannot set up the event loop");
 	auth_wait(p);
 	alarm(0);

@@ -465,3 +465,135 @@ check_no_leftovers() {
 	done
 	if [ -z "$left" ]; then ok "$name"; else not_ok "$name" "sshroute processes still running:$left"; fi
 }
+
+# ---------------------------------------------------------------- authentication (issue 3)
+#
+# Upstreams with other sshd settings, public-key and keyboard-interactive
+# clients. Used by tests/t-auth-*.sh.
+
+# start_upstream_with NAME ADDR PORT CONFIG: like start_upstream, with the
+# sshd_config lines CONFIG before the usual ones. sshd keeps the first value
+# it reads for a keyword, so CONFIG overrides them (e.g. "UsePAM yes").
+# With "PubkeyAuthentication yes" in CONFIG, add "$(upstream_keys_option NAME)"
+# too: user USER's authorized keys are then $UP_DIR/authorized_keys/USER
+# (add_upstream_key).
+start_upstream_with() {
+	local name=$1 addr=$2 port=$3 extra=$4 dir=$T/up-$1 pid
+	mkdir -p "$dir/authorized_keys" /run/sshd
+	chmod 755 /run/sshd "$dir" "$dir/authorized_keys"
+	ssh-keygen -q -t ed25519 -N '' -C "host-$name" -f "$dir/ssh_host_ed25519_key" || die "ssh-keygen for $name"
+	{
+		printf '%s\n' "$extra"
+		cat <<-EOF2
+			ListenAddress $addr:$port
+			HostKey $dir/ssh_host_ed25519_key
+			PidFile $dir/sshd.pid
+			UsePAM no
+			PasswordAuthentication yes
+			KbdInteractiveAuthentication no
+			PubkeyAuthentication no
+			AuthorizedKeysFile none
+			PermitRootLogin no
+			StrictModes no
+			PrintMotd no
+			PrintLastLog no
+			UseDNS no
+			X11Forwarding no
+			AcceptEnv SRT_*
+			MaxSessions 20
+			MaxStartups 50:30:100
+			Subsystem sftp internal-sftp
+		EOF2
+	} >"$dir/sshd_config"
+	unshare --uts sh -c "hostname host-$name && exec $SSHD -D -e -f $dir/sshd_config" \
+		</dev/null >>"$dir/sshd.log" 2>&1 &
+	pid=$!
+	track_pid "$pid"
+	if ! wait_listening "$addr" "$port" "$pid"; then
+		note "sshd for $name did not come up:" "$(tail -n 5 "$dir/sshd.log")"
+		die "upstream $name on $addr:$port"
+	fi
+	UP_ADDR[$name]=$addr UP_PORT[$name]=$port UP_PID[$name]=$pid UP_DIR[$name]=$dir
+}
+
+# upstream_keys_option NAME: the AuthorizedKeysFile line for upstream NAME.
+upstream_keys_option() {
+	echo "AuthorizedKeysFile $T/up-$1/authorized_keys/%u"
+}
+
+# add_upstream_key NAME USER PUBKEY_FILE: USER on upstream NAME accepts the key.
+add_upstream_key() {
+	cat "$3" >>"$T/up-$1/authorized_keys/$2" || die "add_upstream_key $*"
+	chmod 644 "$T/up-$1/authorized_keys/$2"
+}
+
+# make_key FILE [TYPE [BITS]]: a new key pair without passphrase (FILE and
+# FILE.pub, private part mode 600); TYPE defaults to ed25519.
+make_key() {
+	local -a bits=()
+	[ -n "${3-}" ] && bits=(-b "$3")
+	rm -f "$1" "$1.pub"
+	ssh-keygen -q -t "${2:-ed25519}" "${bits[@]}" -N '' -C "srt-$(basename "$1")" -f "$1" ||
+		die "ssh-keygen $1"
+	chmod 600 "$1"
+}
+
+# gw_ssh_auth GW USER [SSH ARGS...]: ssh through gateway GW as USER, with no
+# authentication method chosen (the caller's -o options choose; ssh keeps
+# the first value of an option). Prompts, password or keyboard-interactive,
+# go to tests/kbdint_askpass: $SRT_PASSWORD (or $SRT_PASSWORD_FILE) answers
+# "...assword...", $SRT_CODE "...ode..."; every prompt is appended to
+# $SRT_PROMPT_LOG. The remote command is $SRT_CMD, by default hostname.
+gw_ssh_auth() {
+	local gw=$1 user=$2
+	shift 2
+	SSH_ASKPASS=$SRT_ROOT/tests/kbdint_askpass SSH_ASKPASS_REQUIRE=force DISPLAY='' \
+		timeout -k 5 "$CLIENT_TIMEOUT" ssh -F /dev/null \
+		-o UserKnownHostsFile="$T/client_known_hosts" \
+		-o GlobalKnownHostsFile=/dev/null \
+		-o StrictHostKeyChecking=yes \
+		-o IdentityAgent=none \
+		-o IdentitiesOnly=yes \
+		-o HostbasedAuthentication=no \
+		-o GSSAPIAuthentication=no \
+		-o NumberOfPasswordPrompts="${PROMPTS:-1}" \
+		-o LogLevel="${LOGLEVEL:-ERROR}" \
+		-o ConnectTimeout=10 \
+		"$@" -p "${GW_PORT[$gw]}" -l "$user" "${GW_ADDR[$gw]}" "${SRT_CMD:-hostname}"
+}
+
+# gw_key_ssh GW USER KEY [SSH ARGS...]: public key KEY only, BatchMode.
+gw_key_ssh() {
+	local gw=$1 user=$2 key=$3
+	shift 3
+	gw_ssh_auth "$gw" "$user" -i "$key" -o PubkeyAuthentication=yes \
+		-o PasswordAuthentication=no -o KbdInteractiveAuthentication=no \
+		-o BatchMode=yes "$@"
+}
+
+# gw_kbdint_ssh GW USER [SSH ARGS...]: keyboard-interactive only.
+gw_kbdint_ssh() {
+	local gw=$1 user=$2
+	shift 2
+	gw_ssh_auth "$gw" "$user" -o PubkeyAuthentication=no -o PasswordAuthentication=no \
+		-o KbdInteractiveAuthentication=yes \
+		-o PreferredAuthentications=keyboard-interactive "$@"
+}
+
+# auth_lists TEXT: the method lists of ssh -v's "Authentications that can
+# continue:" lines, one per line.
+auth_lists() {
+	printf '%s\n' "$1" | sed -n 's/.*Authentications that can continue: *//p' | tr -d '\r'
+}
+
+# check_log_line NAME LOGFILE WORD...: some line of LOGFILE holds every WORD
+# (fixed strings, case-insensitive).
+check_log_line() {
+	local name=$1 log=$2 lines word
+	shift 2
+	lines=$(cat "$log" 2>/dev/null)
+	for word in "$@"; do
+		lines=$(printf '%s\n' "$lines" | grep -iF -- "$word")
+	done
+	if [ -n "$lines" ]; then ok "$name"; else not_ok "$name" "no line with: $* in $log"; fi
+}
