@@ -188,6 +188,11 @@ static FILE *open_keys_file(const char *path)
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT) {
+		/* with %u, a user without a file simply has no keys */
+		log_verbose("no authorized_keys %s", path);
+		return NULL;
+	}
 	if (fd < 0) {
 		log_error("cannot read authorized_keys %s: %s", path, strerror(errno));
 		return NULL;
