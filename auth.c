@@ -72,14 +72,14 @@ static void accept_user(struct proxy *p, const char *user)
 	if (p->user == NULL) {
 		p->user = strdup(user);
 		if (p->user == NULL)
-			proxy_end(p, EXIT_INTERNAL, NULL);
+			proxy_end(p, EXIT_INTERNAL, "out of memory", NULL);
 		log_set_user(p->user);
 		return;
 	}
 	if (strcmp(p->user, user) == 0)
 		return;
 	log_error("client changed user name from %s to %s", p->user, user);
-	proxy_end(p, EXIT_CLIENT, "Change of username or service not allowed");
+	proxy_end(p, EXIT_CLIENT, "user name changed", "Change of username or service not allowed");
 }
 
 /* The methods the client may use now: what the route allows and the
@@ -173,16 +173,16 @@ static int prepare_route(struct proxy *p)
 	log_route(p);
 	p->upstream = upstream_connect(p->cfg, &p->target);
 	if (p->upstream == NULL)
-		proxy_end(p, EXIT_UPSTREAM, unavailable_message);
+		proxy_end(p, EXIT_UPSTREAM, "upstream unavailable", unavailable_message);
 	if (ssh_event_add_session(p->event, p->upstream) != SSH_OK) {
 		log_error("cannot add the upstream session to the event loop");
-		proxy_end(p, EXIT_INTERNAL, NULL);
+		proxy_end(p, EXIT_INTERNAL, "internal error", NULL);
 	}
 	forward_attach_upstream(p);
 	rc = upstream_auth_none(p->upstream, &p->upstream_methods);
 	if (rc == SSH_AUTH_ERROR) {
 		log_error("upstream failed during authentication: %s", ssh_get_error(p->upstream));
-		proxy_end(p, EXIT_UPSTREAM, unavailable_message);
+		proxy_end(p, EXIT_UPSTREAM, "upstream failed", unavailable_message);
 	}
 	pass_banner(p);
 	if (rc != SSH_AUTH_SUCCESS)
@@ -195,6 +195,7 @@ static int prepare_route(struct proxy *p)
 static int accept_login(struct proxy *p, const char *method)
 {
 	p->authenticated = 1;
+	p->auth_method = method;
 	log_info("accepted %s for user %s from upstream %s:%d", method, p->user,
 	         p->target.host, p->target.port);
 	return SSH_AUTH_SUCCESS;
@@ -218,7 +219,8 @@ static int count_failure(struct proxy *p, const char *method)
 	log_info("failed %s for user %s (%d of %d)", method, p->user, p->failures,
 	         p->cfg->max_auth_tries);
 	if (p->failures >= p->cfg->max_auth_tries)
-		proxy_end(p, EXIT_CLIENT, "Too many authentication failures");
+		proxy_end(p, EXIT_CLIENT, "too many authentication failures",
+		          "Too many authentication failures");
 	if (p->upstream)
 		p->upstream_methods = upstream_methods_left(p->upstream);
 	offer_methods(p);
@@ -244,7 +246,7 @@ static int upstream_verdict(struct proxy *p, int rc, const char *method)
 		return reject_attempt(p, method);
 	default:
 		log_error("upstream failed during authentication: %s", ssh_get_error(p->upstream));
-		proxy_end(p, EXIT_UPSTREAM, unavailable_message);
+		proxy_end(p, EXIT_UPSTREAM, "upstream failed", unavailable_message);
 	}
 }
 
@@ -323,7 +325,7 @@ static int on_auth_pubkey(ssh_session session, const char *user, struct ssh_key_
 		          "add its public key to the upstream account's authorized_keys",
 		          p->target.host, p->target.port, p->target.identity, p->target.user,
 		          p->target.route->pattern);
-		proxy_end(p, EXIT_UPSTREAM, identity_refused_message);
+		proxy_end(p, EXIT_UPSTREAM, "upstream refused the identity", identity_refused_message);
 	}
 	return upstream_verdict(p, rc, "publickey");
 }
@@ -340,7 +342,7 @@ static void relay_prompts(struct proxy *p, ssh_message msg)
 	char *echo = calloc((size_t)(n > 0 ? n : 1), 1);
 
 	if (prompts == NULL || echo == NULL)
-		proxy_end(p, EXIT_INTERNAL, NULL);
+		proxy_end(p, EXIT_INTERNAL, "out of memory", NULL);
 	/* libssh 0.10's getprompt checks its bound off by one: stay below n */
 	for (i = 0; i < n; i++)
 		prompts[i] = ssh_userauth_kbdint_getprompt(p->upstream, (unsigned int)i, &echo[i]);
@@ -475,7 +477,7 @@ void auth_wait(struct proxy *p)
 		ssh_event_dopoll(p->event, 1000);
 		if (session_is_gone(p->client)) {
 			log_info("client disconnected before authentication: %s", ssh_get_error(p->client));
-			proxy_end(p, EXIT_CLIENT, NULL);
+			proxy_end(p, EXIT_CLIENT, "client left before login", NULL);
 		}
 	}
 }

@@ -2,22 +2,27 @@
  *
  * Under inetd and StandardInput=socket, fds 1 and 2 can be the client's
  * socket, so nothing is written there unless -e asked for it. Every line
- * passes through sanitize(): user names and libssh messages come from the
- * network and must not smuggle control characters into a log. */
+ * and field passes through escape(): user names and libssh messages come
+ * from the network and must not smuggle control characters into a log. */
 #include "log.h"
 
+#include <ctype.h>
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
-#define LINE_MAX_LEN 1024
+#define TEXT_MAX 1024
+/* Escaping can make text four times longer ("\x1b" for one byte). */
+#define ESCAPED_MAX (4 * TEXT_MAX + 1)
 #define FIELD_MAX 300
+#define RECORD_FIELDS_MAX 16
 
 static int to_stderr;
 static int journal_failed;
@@ -29,18 +34,21 @@ static char upstream_field[FIELD_MAX];
 
 static const char *const level_names[] = { "error", "info", "verbose", "debug" };
 
-/* Replaces bytes that are not printable ASCII with '?', in place. */
-static void sanitize(char *s)
+/* Copies src into dst (size bytes), writing bytes that are not printable
+ * ASCII, the backslash and the double quote as \xNN. */
+static void escape(char *dst, size_t size, const char *src)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			*s = '?';
-}
+	size_t n = 0;
 
-static void set_field(char *field, const char *value)
-{
-	snprintf(field, FIELD_MAX, "%s", value ? value : "");
-	sanitize(field);
+	for (; *src && n + 5 < size; src++) {
+		unsigned char c = (unsigned char)*src;
+
+		if (c < 0x20 || c > 0x7e || c == '\\' || c == '"')
+			n += (size_t)snprintf(dst + n, size - n, "\\x%02x", c);
+		else
+			dst[n++] = (char)c;
+	}
+	dst[n] = '\0';
 }
 
 void log_open(int use_stderr)
@@ -60,17 +68,17 @@ enum log_level log_get_level(void)
 
 void log_set_client(const char *address)
 {
-	set_field(client_field, address);
+	escape(client_field, FIELD_MAX, address ? address : "");
 }
 
 void log_set_user(const char *user)
 {
-	set_field(user_field, user);
+	escape(user_field, FIELD_MAX, user ? user : "");
 }
 
 void log_set_upstream(const char *upstream)
 {
-	set_field(upstream_field, upstream);
+	escape(upstream_field, FIELD_MAX, upstream ? upstream : "");
 }
 
 static int syslog_priority(enum log_level level)
@@ -85,55 +93,65 @@ static int syslog_priority(enum log_level level)
 	}
 }
 
-static void write_stderr(enum log_level level, const char *line)
+/* A journal entry: the message, the session's context, and extra fields
+ * given as "SSHROUTE_KEY=value" strings. */
+static int write_journal(enum log_level level, const char *text, char *const *extra, size_t n_extra)
 {
-	fprintf(stderr, "sshroute[%ld]: %s: %s\n", (long)getpid(), level_names[level], line);
-	fflush(stderr);
-}
+	char message[ESCAPED_MAX + 8], priority[16], client[FIELD_MAX + 32], user[FIELD_MAX + 32],
+		upstream[FIELD_MAX + 32];
+	struct iovec iov[6 + RECORD_FIELDS_MAX];
+	size_t n = 0, i;
 
-static int write_journal(enum log_level level, const char *line)
-{
-	return sd_journal_send("MESSAGE=%s", line,
-	                       "PRIORITY=%d", syslog_priority(level),
-	                       "SYSLOG_IDENTIFIER=sshroute",
-	                       "SSHROUTE_CLIENT=%s", client_field,
-	                       "SSHROUTE_USER=%s", user_field,
-	                       "SSHROUTE_UPSTREAM=%s", upstream_field,
-	                       NULL);
+	snprintf(message, sizeof(message), "MESSAGE=%s", text);
+	snprintf(priority, sizeof(priority), "PRIORITY=%d", syslog_priority(level));
+	snprintf(client, sizeof(client), "SSHROUTE_CLIENT=%s", client_field);
+	snprintf(user, sizeof(user), "SSHROUTE_USER=%s", user_field);
+	snprintf(upstream, sizeof(upstream), "SSHROUTE_UPSTREAM=%s", upstream_field);
+	iov[n++] = (struct iovec){ message, strlen(message) };
+	iov[n++] = (struct iovec){ priority, strlen(priority) };
+	iov[n++] = (struct iovec){ "SYSLOG_IDENTIFIER=sshroute", 26 };
+	iov[n++] = (struct iovec){ client, strlen(client) };
+	iov[n++] = (struct iovec){ user, strlen(user) };
+	iov[n++] = (struct iovec){ upstream, strlen(upstream) };
+	for (i = 0; i < n_extra && i < RECORD_FIELDS_MAX; i++)
+		iov[n++] = (struct iovec){ extra[i], strlen(extra[i]) };
+	return sd_journal_sendv(iov, (int)n);
 }
 
 /* Syslog has no fields, so the context goes into the text. */
-static void write_syslog(enum log_level level, const char *line)
+static void write_syslog(enum log_level level, const char *text)
 {
 	if (!syslog_open) {
 		openlog("sshroute", LOG_PID | LOG_NDELAY, LOG_AUTH);
 		syslog_open = 1;
 	}
 	if (client_field[0])
-		syslog(syslog_priority(level), "%s [client %s]", line, client_field);
+		syslog(syslog_priority(level), "%s [client %s]", text, client_field);
 	else
-		syslog(syslog_priority(level), "%s", line);
+		syslog(syslog_priority(level), "%s", text);
 }
 
-static void write_line(enum log_level level, char *line)
+/* text is escaped already. */
+static void write_text(enum log_level level, const char *text, char *const *extra, size_t n_extra)
 {
-	sanitize(line);
 	if (to_stderr) {
-		write_stderr(level, line);
+		fprintf(stderr, "sshroute[%ld]: %s: %s\n", (long)getpid(), level_names[level], text);
+		fflush(stderr);
 		return;
 	}
-	if (!journal_failed && write_journal(level, line) >= 0)
+	if (!journal_failed && write_journal(level, text, extra, n_extra) >= 0)
 		return;
 	journal_failed = 1;
-	write_syslog(level, line);
+	write_syslog(level, text);
 }
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	char line[LINE_MAX_LEN];
+	char raw[TEXT_MAX], text[ESCAPED_MAX];
 
-	vsnprintf(line, sizeof(line), fmt, ap);
-	write_line(level, line);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	escape(text, sizeof(text), raw);
+	write_text(level, text, NULL, 0);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -145,6 +163,39 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
+}
+
+/* "SSHROUTE_KEY=value" for the journal, whose field names are upper case. */
+static void journal_field(char *out, size_t size, const char *key, const char *value)
+{
+	size_t n = (size_t)snprintf(out, size, "SSHROUTE_"), k;
+
+	for (k = 0; key[k] && n + 1 < size; k++)
+		out[n++] = (char)toupper((unsigned char)key[k]);
+	snprintf(out + n, size - n, "=%s", value);
+}
+
+void log_record(enum log_level level, const char *message, const struct log_field *fields,
+                size_t n)
+{
+	static char field_text[RECORD_FIELDS_MAX][FIELD_MAX + 48];
+	char text[ESCAPED_MAX], value[FIELD_MAX], *extra[RECORD_FIELDS_MAX];
+	size_t len, i;
+
+	if (level > current_level)
+		return;
+	len = (size_t)snprintf(text, sizeof(text), "%s", message);
+	for (i = 0; i < n && i < RECORD_FIELDS_MAX; i++) {
+		escape(value, sizeof(value), fields[i].value);
+		/* a value with spaces is quoted, so that the line splits back */
+		if (len < sizeof(text))
+			len += (size_t)snprintf(text + len, sizeof(text) - len,
+			                        strchr(value, ' ') ? " %s=\"%s\"" : " %s=%s",
+			                        fields[i].key, value);
+		journal_field(field_text[i], sizeof(field_text[i]), fields[i].key, value);
+		extra[i] = field_text[i];
+	}
+	write_text(level, text, extra, i);
 }
 
 void die(enum exit_code code, const char *fmt, ...)

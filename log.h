@@ -3,6 +3,8 @@
 #ifndef SSHROUTE_LOG_H
 #define SSHROUTE_LOG_H
 
+#include <stddef.h>
+
 #include "config.h"
 
 /* Exit codes: fixed, documented in sshroute(8). */
@@ -35,6 +37,18 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_verbose(...) log_msg(LOG_LEVEL_VERBOSE, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+/* One field of a structured record: key in lower case ("user"); in the
+ * journal it becomes SSHROUTE_USER. */
+struct log_field {
+	const char *key;
+	const char *value;
+};
+
+/* Logs message with fields: journal fields, or " key=value" pairs appended
+ * to the text on stderr and syslog. Values are escaped like every line. */
+void log_record(enum log_level level, const char *message, const struct log_field *fields,
+                size_t n);
 
 /* Logs an error line and exits with code. */
 void die(enum exit_code code, const char *fmt, ...)

@@ -16,6 +16,8 @@ struct proxy {
 	ssh_session upstream;         /* NULL until the route's upstream answered */
 	ssh_event event;              /* polls both sessions */
 	struct timespec started;
+	char client_addr[64];         /* the real client: from the socket or a PROXY header */
+	int client_port;
 
 	char *user;                   /* fixed by the first userauth request */
 	int route_looked_up;
@@ -26,6 +28,7 @@ struct proxy {
 	int kbdint;                   /* a keyboard-interactive exchange is under way */
 	struct timespec attempt_started;
 	int authenticated;
+	const char *auth_method;      /* the method that logged the user in */
 
 	struct pair *pairs;           /* relayed session channels */
 	unsigned long channels_opened;
@@ -34,9 +37,10 @@ struct proxy {
 };
 
 /* Ends the process: says goodbye to both sides, logs the session record
- * and exits with code. message, when not NULL, is sent to the client in
- * the SSH disconnect message. */
-void proxy_end(struct proxy *p, int code, const char *message)
+ * (with reason, a few words on why it ended) and exits with code.
+ * message, when not NULL, is sent to the client in the SSH disconnect
+ * message. */
+void proxy_end(struct proxy *p, int code, const char *reason, const char *message)
 	__attribute__((noreturn));
 
 /* 1 when the session's connection has ended. */

@@ -603,7 +603,7 @@ static void upstream_gone(struct proxy *p)
 	}
 	pump_all(p);
 	log_info("upstream closed the connection: %s", ssh_get_error(p->upstream));
-	proxy_end(p, active ? EXIT_UPSTREAM : EXIT_OK,
+	proxy_end(p, active ? EXIT_UPSTREAM : EXIT_OK, "upstream closed",
 	          active ? "sshroute: the connection to the server was lost" : NULL);
 }
 
@@ -615,7 +615,7 @@ void relay_run(struct proxy *p)
 		pump_all(p);
 		if (session_is_gone(p->client)) {
 			log_verbose("client closed the connection");
-			proxy_end(p, EXIT_OK, NULL);
+			proxy_end(p, EXIT_OK, "client closed", NULL);
 		}
 		if (session_is_gone(p->upstream))
 			upstream_gone(p);

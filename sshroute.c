@@ -174,25 +174,40 @@ static int is_connected_stream(int fd)
 	       getpeername(fd, (struct sockaddr *)&sa, &len) == 0;
 }
 
-static void describe_peer(int fd, char *buf, size_t size)
+/* Fills addr and port from a socket address; "unknown" for other families. */
+static void address_text(const struct sockaddr_storage *sa, char *addr, size_t size, int *port)
+{
+	snprintf(addr, size, "unknown");
+	*port = 0;
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)size);
+		*port = ntohs(in->sin_port);
+	} else if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)size);
+		*port = ntohs(in6->sin6_port);
+	}
+}
+
+static void note_client_address(struct proxy *p, const struct sockaddr_storage *sa)
+{
+	char text[sizeof(p->client_addr) + 16];
+
+	address_text(sa, p->client_addr, sizeof(p->client_addr), &p->client_port);
+	snprintf(text, sizeof(text), "%s port %d", p->client_addr, p->client_port);
+	log_set_client(text);
+}
+
+static void note_peer_address(struct proxy *p, int fd)
 {
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof(sa);
-	char addr[INET6_ADDRSTRLEN] = "unknown";
-	int port = 0;
 
-	if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0) {
-		if (sa.ss_family == AF_INET) {
-			struct sockaddr_in *in = (struct sockaddr_in *)&sa;
-			inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
-			port = ntohs(in->sin_port);
-		} else if (sa.ss_family == AF_INET6) {
-			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
-			inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
-			port = ntohs(in6->sin6_port);
-		}
-	}
-	snprintf(buf, size, "%s port %d", addr, port);
+	memset(&sa, 0, sizeof(sa));
+	if (getpeername(fd, (struct sockaddr *)&sa, &len) < 0)
+		sa.ss_family = AF_UNSPEC;
+	note_client_address(p, &sa);
 }
 
 /* libssh expects a blocking socket; Nagle would delay every keystroke. */
@@ -262,18 +277,31 @@ static double seconds_since(const struct timespec *start)
 	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-static void log_session_record(const struct proxy *p, int code)
+/* The one record every connection ends with. */
+static void log_session_record(const struct proxy *p, int code, const char *reason)
 {
-	if (!p->authenticated) {
-		log_info("connection closed before login user=%s duration=%.3fs exit=%d",
-		         p->user ? p->user : "-", seconds_since(&p->started), code);
-		return;
-	}
-	log_info("session end user=%s upstream=%s:%d duration=%.3fs channels=%lu "
-	         "bytes_to_upstream=%llu bytes_to_client=%llu exit_status=%d exit=%d",
-	         p->user, p->target.host, p->target.port, seconds_since(&p->started),
-	         p->channels_opened, p->bytes_to_upstream, p->bytes_to_client,
-	         p->last_exit_status, code);
+	char port[16], duration[32], up[32], down[32], channels[24], status[16], exit_code[8],
+		upstream[ROUTE_HOST_MAX + 16];
+	struct log_field fields[] = {
+		{ "client_addr", p->client_addr }, { "client_port", port },
+		{ "user", p->user ? p->user : "" }, { "upstream", upstream },
+		{ "method", p->auth_method ? p->auth_method : "" }, { "duration", duration },
+		{ "bytes_to_upstream", up }, { "bytes_to_client", down },
+		{ "channels", channels }, { "exit_status", status },
+		{ "end", reason ? reason : "" }, { "exit", exit_code },
+	};
+
+	snprintf(port, sizeof(port), "%d", p->client_port);
+	snprintf(upstream, sizeof(upstream), "%s", "");
+	if (p->have_route)
+		snprintf(upstream, sizeof(upstream), "%s:%d", p->target.host, p->target.port);
+	snprintf(duration, sizeof(duration), "%.3f", seconds_since(&p->started));
+	snprintf(up, sizeof(up), "%llu", p->bytes_to_upstream);
+	snprintf(down, sizeof(down), "%llu", p->bytes_to_client);
+	snprintf(channels, sizeof(channels), "%lu", p->channels_opened);
+	snprintf(status, sizeof(status), "%d", p->last_exit_status);
+	snprintf(exit_code, sizeof(exit_code), "%d", code);
+	log_record(LOG_LEVEL_INFO, "session end", fields, sizeof(fields) / sizeof(fields[0]));
 }
 
 /* libssh writes a packet at once only when its last poll saw the socket
@@ -294,7 +322,7 @@ static void flush_session(struct proxy *p, ssh_session s)
 	ssh_event_dopoll(p->event, 0);
 }
 
-void proxy_end(struct proxy *p, int code, const char *message)
+void proxy_end(struct proxy *p, int code, const char *reason, const char *message)
 {
 	static int ending;
 
@@ -304,9 +332,10 @@ void proxy_end(struct proxy *p, int code, const char *message)
 	if (grace_expired && !p->authenticated) {
 		log_info("login grace time of %d seconds exceeded", p->cfg->login_grace_time);
 		code = EXIT_CLIENT;
+		reason = "login grace time exceeded";
 		message = NULL;
 	}
-	log_session_record(p, code);
+	log_session_record(p, code, reason);
 	if (p->client && !session_is_gone(p->client)) {
 		flush_session(p, p->client);
 		if (message)
@@ -321,15 +350,13 @@ void proxy_end(struct proxy *p, int code, const char *message)
 static void serve(const struct config *cfg, int fd)
 {
 	struct proxy *p = &the_proxy;
-	char peer[INET6_ADDRSTRLEN + 16];
 	ssh_bind bind;
 
 	p->cfg = cfg;
 	p->last_exit_status = -1;
 	clock_gettime(CLOCK_MONOTONIC, &p->started);
-	describe_peer(fd, peer, sizeof(peer));
-	log_set_client(peer);
-	log_info("connection from %s", peer);
+	note_peer_address(p, fd);
+	log_info("connection from %s port %d", p->client_addr, p->client_port);
 	prepare_socket(fd);
 	client_fd = fd;
 
@@ -353,7 +380,7 @@ static void serve(const struct config *cfg, int fd)
 	start_grace_timer(cfg->login_grace_time);
 	if (ssh_handle_key_exchange(p->client) != SSH_OK) {
 		log_info("key exchange failed: %s", ssh_get_error(p->client));
-		proxy_end(p, EXIT_CLIENT, NULL);
+		proxy_end(p, EXIT_CLIENT, "key exchange failed", NULL);
 	}
 	if (ssh_event_add_session(p->event, p->client) != SSH_OK)
 		die(EXIT_INTERNAL, "cannot set up the event loop");
