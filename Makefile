@@ -8,7 +8,8 @@ else
 SYSCONFDIR ?= $(PREFIX)/etc
 endif
 BINDIR     ?= $(PREFIX)/sbin
-MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
 INSTALL    ?= install
@@ -24,7 +25,8 @@ CPPFLAGS += -DVERSION='"$(VERSION)"' -DDEFAULT_CONFIG='"$(SYSCONFDIR)/sshroute/r
 LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
 
 # Units and man pages get their paths from make, not by hand.
-SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+            -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g'
 
 OBJS = sshroute.o auth.o config.o forward.o keys.o log.o relay.o upstream.o
 HDRS = auth.h config.h forward.h keys.h log.h pair.h proxy.h relay.h upstream.h
@@ -33,7 +35,7 @@ UNIT_TESTS = tests/unit_config tests/unit_keys
 # Debian packages needed to build and to run the tests.
 DEPS = gcc make pkg-config libssh-dev libsystemd-dev libinih-dev \
        openssh-server openssh-client tmux mandoc systemd iproute2 util-linux passwd procps \
-       dropbear-bin putty-tools python3-paramiko python3-asyncssh
+       dropbear-bin putty-tools python3-paramiko python3-asyncssh xinetd
 
 all: sshroute
 
@@ -64,23 +66,38 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+lint: lint-man
+
 lint-man:
 	mandoc -Tlint -W warning man/sshroute.8 man/route.ini.5
 
+# What make install puts there, besides the sample route.ini. The man pages
+# and the units get their paths filled in. It never calls systemctl and
+# never overwrites an existing route.ini.
+INSTALLED = $(BINDIR)/sshroute $(MANDIR)/man8/sshroute.8 $(MANDIR)/man5/route.ini.5 \
+            $(UNITDIR)/sshroute.socket $(UNITDIR)/sshroute@.service \
+            $(DATADIR)/sshroute/sshroute.xinetd
+
 install: sshroute
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/sshroute
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/sshroute $(DESTDIR)$(SYSCONFDIR)/sshroute
 	$(INSTALL) -m 755 sshroute $(DESTDIR)$(BINDIR)/sshroute
-	$(SUBST) man/sshroute.8 > $(DESTDIR)$(MANDIR)/man8/sshroute.8
-	$(SUBST) man/route.ini.5 > $(DESTDIR)$(MANDIR)/man5/route.ini.5
-	for u in sshroute.socket sshroute@.service; do \
-		$(SUBST) units/$$u > $(DESTDIR)$(UNITDIR)/$$u; done
-	chmod 644 $(DESTDIR)$(MANDIR)/man8/sshroute.8 $(DESTDIR)$(MANDIR)/man5/route.ini.5 \
-		$(DESTDIR)$(UNITDIR)/sshroute.socket $(DESTDIR)$(UNITDIR)/sshroute@.service
-	test -e $(DESTDIR)$(SYSCONFDIR)/sshroute/route.ini || \
-		$(INSTALL) -m 644 route.ini $(DESTDIR)$(SYSCONFDIR)/sshroute/route.ini
+	$(INSTALL) -m 644 man/sshroute.8 $(DESTDIR)$(MANDIR)/man8/sshroute.8
+	$(INSTALL) -m 644 man/route.ini.5 $(DESTDIR)$(MANDIR)/man5/route.ini.5
+	$(INSTALL) -m 644 units/sshroute.socket units/sshroute@.service $(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 644 units/sshroute.xinetd $(DESTDIR)$(DATADIR)/sshroute/sshroute.xinetd
+	$(SUBST) -i $(addprefix $(DESTDIR),$(filter-out $(BINDIR)/sshroute,$(INSTALLED)))
+	test -e $(DESTDIR)$(SYSCONFDIR)/sshroute/route.ini || { \
+		$(INSTALL) -m 644 route.ini $(DESTDIR)$(SYSCONFDIR)/sshroute/route.ini && \
+		$(SUBST) -i $(DESTDIR)$(SYSCONFDIR)/sshroute/route.ini; }
+
+# Removes what install put there, except $(SYSCONFDIR)/sshroute: the
+# configuration and the keys stay.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir $(DESTDIR)$(DATADIR)/sshroute 2>/dev/null || true
 
 clean:
 	rm -f sshroute $(OBJS) $(UNIT_TESTS)
 
-.PHONY: all check demo deps lint-man install clean
+.PHONY: all check demo deps lint lint-man install uninstall clean

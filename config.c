@@ -38,7 +38,7 @@ enum section_kind {
 };
 
 enum server_key { KEY_HOST_KEY, KEY_KNOWN_HOSTS, KEY_SERVER_IDENTITY, KEY_LOGIN_GRACE_TIME,
-	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, N_SERVER_KEYS };
+	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, KEY_PROXY_PROTOCOL, N_SERVER_KEYS };
 enum route_key { KEY_UPSTREAM, KEY_USER, KEY_AUTHORIZED_KEYS, KEY_IDENTITY, KEY_AUTH,
 	N_ROUTE_KEYS };
 
@@ -453,6 +453,34 @@ static int check_readable_file(struct parser *p, const char *what, const char *p
 	return 0;
 }
 
+/* A relative file name in route.ini is looked up in $CREDENTIALS_DIRECTORY
+ * first, when systemd passed credentials (LoadCredential=, so that a
+ * DynamicUser service can read a root-only key), and next to route.ini
+ * otherwise. Returns a malloc'd path, or NULL after reporting. */
+static char *resolve_file(struct parser *p, const char *name)
+{
+	const char *base = getenv("CREDENTIALS_DIRECTORY"), *slash;
+	char *path = NULL;
+
+	if (name[0] == '/')
+		return dup_or_report(p, name);
+	if (base != NULL && base[0] == '/') {
+		if (asprintf(&path, "%s/%s", base, name) < 0)
+			path = NULL;
+		else if (access(path, F_OK) == 0)
+			return path;
+		free(path);
+		path = NULL;
+	}
+	slash = strrchr(p->path, '/');
+	if ((slash ? asprintf(&path, "%.*s/%s", (int)(slash - p->path), p->path, name)
+	           : asprintf(&path, "%s", name)) < 0) {
+		note_out_of_memory(p);
+		return NULL;
+	}
+	return path;
+}
+
 /* A private key (host key or identity): what names it in messages. */
 static int check_private_key(struct parser *p, const char *what, const char *path)
 {
@@ -489,15 +517,19 @@ static int check_private_key(struct parser *p, const char *what, const char *pat
 
 /* An identity serves every user of a route, so %u has no place in it. The
  * path is taken literally otherwise. Returns a copy, NULL on a problem. */
-static char *checked_identity(struct parser *p, const char *path)
+static char *checked_identity(struct parser *p, const char *value)
 {
-	if (strstr(path, "%u") != NULL) {
-		report(p, "identity \"%s\" may not contain %%u (one identity serves every user)", path);
+	char *path;
+
+	if (strstr(value, "%u") != NULL) {
+		report(p, "identity \"%s\" may not contain %%u (one identity serves every user)", value);
 		return NULL;
 	}
-	if (check_private_key(p, "identity", path) < 0)
+	if ((path = resolve_file(p, value)) != NULL && check_private_key(p, "identity", path) < 0) {
+		free(path);
 		return NULL;
-	return dup_or_report(p, path);
+	}
+	return path;
 }
 
 /* ---- [server] keys ---- */
@@ -508,8 +540,12 @@ static void set_host_key(struct parser *p, const char *value)
 	char **grown;
 	char *copy;
 
-	if (check_private_key(p, "host key", value) < 0 || (copy = dup_or_report(p, value)) == NULL)
+	if ((copy = resolve_file(p, value)) == NULL)
 		return;
+	if (check_private_key(p, "host key", copy) < 0) {
+		free(copy);
+		return;
+	}
 	grown = realloc(cfg->host_keys, (cfg->n_host_keys + 1) * sizeof(*grown));
 	if (grown == NULL) {
 		free(copy);
@@ -522,8 +558,13 @@ static void set_host_key(struct parser *p, const char *value)
 
 static void set_known_hosts(struct parser *p, const char *value)
 {
-	if (check_readable_file(p, "known_hosts", value) == 0)
-		p->cfg->known_hosts = dup_or_report(p, value);
+	char *path = resolve_file(p, value);
+
+	if (path != NULL && check_readable_file(p, "known_hosts", path) < 0) {
+		free(path);
+		path = NULL;
+	}
+	p->cfg->known_hosts = path;
 }
 
 static void set_server_identity(struct parser *p, const char *value)
@@ -556,6 +597,16 @@ static void set_log_level(struct parser *p, const char *value)
 		}
 	}
 	report(p, "bad log_level \"%s\" (error, info, verbose or debug)", value);
+}
+
+static void set_proxy_protocol(struct parser *p, const char *value)
+{
+	if (strcmp(value, "on") == 0)
+		p->cfg->proxy_protocol = 1;
+	else if (strcmp(value, "off") == 0)
+		p->cfg->proxy_protocol = 0;
+	else
+		report(p, "bad proxy_protocol \"%s\" (on or off)", value);
 }
 
 /* ---- [route NAME] keys ---- */
@@ -666,6 +717,7 @@ static const struct key_def server_keys[N_SERVER_KEYS] = {
 	[KEY_LOGIN_GRACE_TIME] = { "login_grace_time", 0, set_login_grace_time },
 	[KEY_MAX_AUTH_TRIES] = { "max_auth_tries", 0, set_max_auth_tries },
 	[KEY_LOG_LEVEL] = { "log_level", 0, set_log_level },
+	[KEY_PROXY_PROTOCOL] = { "proxy_protocol", 0, set_proxy_protocol },
 };
 
 static const struct key_def route_keys[N_ROUTE_KEYS] = {

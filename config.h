@@ -41,6 +41,7 @@ struct config {
 	int login_grace_time;        /* seconds, 0 = no limit; default 30 */
 	int max_auth_tries;          /* default 6 */
 	enum log_level log_level;    /* default LOG_LEVEL_INFO */
+	int proxy_protocol;          /* connections start with a PROXY header */
 	struct route *routes;        /* in file order */
 	size_t n_routes;
 };

@@ -960,6 +960,73 @@ static void test_all_errors_in_one_pass(void)
 	config_free(&cfg);
 }
 
+/* Relative file names: next to route.ini, or in $CREDENTIALS_DIRECTORY
+ * when systemd passed credentials. */
+static void test_relative_paths(void)
+{
+	struct config cfg;
+	struct messages m;
+	char want[4096];
+
+	mkdir("conf", 0700);
+	run("cp hk conf/hk && cp known_hosts conf/known_hosts && chmod 600 conf/hk");
+	write_file("conf/route.ini", SERVER "[route a]\nupstream = h\n", 0644);
+	if (load_file("relative paths: next to route.ini", "conf/route.ini", &cfg, &m) == 0 &&
+	    check_messages("relative paths: next to route.ini", &m, NO_PROBLEMS) == 0) {
+		if (cfg.n_host_keys == 1 && strcmp(cfg.host_keys[0], "conf/hk") == 0 &&
+		    strcmp(cfg.known_hosts, "conf/known_hosts") == 0)
+			pass("relative paths: next to route.ini");
+		else
+			fail("relative paths: next to route.ini", "got %s %s",
+			     cfg.n_host_keys ? cfg.host_keys[0] : "-", cfg.known_hosts);
+	}
+	free_messages(&m);
+	config_free(&cfg);
+
+	mkdir("creds", 0700);
+	run("cp hk creds/credkey && chmod 400 creds/credkey");
+	snprintf(want, sizeof(want), "%s/creds", tmpdir);
+	setenv("CREDENTIALS_DIRECTORY", want, 1);
+	write_file("conf/route.ini",
+	           "[server]\nhost_key = credkey\nknown_hosts = known_hosts\n[route a]\nupstream = h\n",
+	           0644);
+	snprintf(want, sizeof(want), "%s/creds/credkey", tmpdir);
+	if (load_file("relative paths: in $CREDENTIALS_DIRECTORY", "conf/route.ini", &cfg, &m) == 0 &&
+	    check_messages("relative paths: in $CREDENTIALS_DIRECTORY", &m, NO_PROBLEMS) == 0) {
+		if (cfg.n_host_keys == 1 && strcmp(cfg.host_keys[0], want) == 0)
+			pass("relative paths: in $CREDENTIALS_DIRECTORY");
+		else
+			fail("relative paths: in $CREDENTIALS_DIRECTORY", "got %s",
+			     cfg.n_host_keys ? cfg.host_keys[0] : "-");
+	}
+	unsetenv("CREDENTIALS_DIRECTORY");
+	free_messages(&m);
+	config_free(&cfg);
+}
+
+static void test_proxy_protocol(void)
+{
+	struct config cfg;
+
+	if (load_good("proxy_protocol = on", SERVER "proxy_protocol = on\n[route a]\nupstream = h\n",
+	              &cfg) == 0) {
+		if (cfg.proxy_protocol == 1)
+			pass("proxy_protocol = on is read");
+		else
+			fail("proxy_protocol = on is read", "got %d", cfg.proxy_protocol);
+	}
+	config_free(&cfg);
+	if (load_good("proxy_protocol defaults to off", SERVER "[route a]\nupstream = h\n", &cfg) == 0) {
+		if (cfg.proxy_protocol == 0)
+			pass("proxy_protocol is off by default");
+		else
+			fail("proxy_protocol is off by default", "got %d", cfg.proxy_protocol);
+	}
+	config_free(&cfg);
+	expect_problems("bad proxy_protocol", SERVER "proxy_protocol = yes\n[route a]\nupstream = h\n",
+	                WANT({ 4, "bad proxy_protocol \"yes\"" }));
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -977,6 +1044,8 @@ int main(void)
 	test_key_mapping();
 	test_authorized_keys_percent_u_rule();
 	test_identity_order();
+	test_relative_paths();
+	test_proxy_protocol();
 
 	test_section_errors();
 	test_key_errors();
