@@ -23,6 +23,7 @@
 #include "config.h"
 #include "log.h"
 #include "proxy.h"
+#include "proxyproto.h"
 #include "relay.h"
 
 #ifndef VERSION
@@ -210,6 +211,28 @@ static void note_peer_address(struct proxy *p, int fd)
 	note_client_address(p, &sa);
 }
 
+/* Behind a load balancer (proxy_protocol = on) the connection starts with
+ * a PROXY header naming the real client. A connection without a valid one
+ * is dropped before sshroute sends a byte. */
+static void read_proxy_header(struct proxy *p, int fd)
+{
+	struct proxy_header h;
+	const char *why = "";
+	int seconds = p->cfg->login_grace_time > 0 ? p->cfg->login_grace_time : 30;
+
+	if (proxy_header_read(fd, seconds * 1000, &h, &why) < 0) {
+		log_error("no valid PROXY protocol header from %s port %d: %s", p->client_addr,
+		          p->client_port, why);
+		proxy_end(p, EXIT_CLIENT, "no valid PROXY header", NULL);
+	}
+	if (h.local) {
+		log_verbose("PROXY header without an address (LOCAL): the load balancer itself");
+		return;
+	}
+	log_verbose("load balancer %s port %d forwards a client", p->client_addr, p->client_port);
+	note_client_address(p, &h.source);
+}
+
 /* libssh expects a blocking socket; Nagle would delay every keystroke. */
 static void prepare_socket(int fd)
 {
@@ -356,8 +379,10 @@ static void serve(const struct config *cfg, int fd)
 	p->last_exit_status = -1;
 	clock_gettime(CLOCK_MONOTONIC, &p->started);
 	note_peer_address(p, fd);
-	log_info("connection from %s port %d", p->client_addr, p->client_port);
 	prepare_socket(fd);
+	if (cfg->proxy_protocol)
+		read_proxy_header(p, fd);
+	log_info("connection from %s port %d", p->client_addr, p->client_port);
 	client_fd = fd;
 
 	bind = make_bind(cfg);
