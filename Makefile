@@ -30,12 +30,12 @@ SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 
 OBJS = sshroute.o auth.o config.o forward.o keys.o log.o proxyproto.o relay.o upstream.o
 HDRS = auth.h config.h forward.h keys.h log.h pair.h proxy.h proxyproto.h relay.h upstream.h
-UNIT_TESTS = tests/unit_config tests/unit_keys
+UNIT_TESTS = tests/unit_config tests/unit_keys tests/unit_proxyproto tests/fuzz_proxyproto_standalone
 
 # Debian packages needed to build and to run the tests.
 DEPS = gcc make pkg-config libssh-dev libsystemd-dev libinih-dev \
        openssh-server openssh-client tmux mandoc systemd iproute2 util-linux passwd procps \
-       dropbear-bin putty-tools python3-paramiko python3-asyncssh haproxy xinetd
+       dropbear-bin putty-tools python3-paramiko python3-asyncssh haproxy xinetd ssh-audit
 
 all: sshroute
 
@@ -50,6 +50,20 @@ tests/unit_config: tests/unit_config.c config.o config.h
 
 tests/unit_keys: tests/unit_keys.c keys.o log.o keys.h log.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_keys.c keys.o log.o $(LDLIBS)
+
+tests/unit_proxyproto: tests/unit_proxyproto.c proxyproto.o proxyproto.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_proxyproto.c proxyproto.o
+
+# The PROXY header fuzz target without libFuzzer (gcc, sanitizers): a
+# quick pass in make check. With clang: make tests/fuzz_proxyproto, then
+# tests/fuzz_proxyproto -max_total_time=60 CORPUS_DIR
+tests/fuzz_proxyproto_standalone: tests/fuzz_proxyproto.c proxyproto.c proxyproto.h
+	$(CC) -std=c11 -D_GNU_SOURCE -DFUZZ_STANDALONE -g -O1 -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -I. -o $@ tests/fuzz_proxyproto.c proxyproto.c
+
+tests/fuzz_proxyproto: tests/fuzz_proxyproto.c proxyproto.c proxyproto.h
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -I. -o $@ tests/fuzz_proxyproto.c proxyproto.c
 
 check: sshroute $(UNIT_TESTS)
 	tests/run
@@ -98,6 +112,6 @@ uninstall:
 	rmdir $(DESTDIR)$(DATADIR)/sshroute 2>/dev/null || true
 
 clean:
-	rm -f sshroute $(OBJS) $(UNIT_TESTS)
+	rm -f sshroute $(OBJS) $(UNIT_TESTS) tests/fuzz_proxyproto
 
 .PHONY: all check demo deps lint lint-man install uninstall clean

@@ -268,6 +268,31 @@ static void start_grace_timer(int seconds)
 	alarm((unsigned int)seconds);
 }
 
+/* What sshroute offers clients: modern algorithms only (no NIST-curve key
+ * exchange, no SHA-1, no encrypt-and-MAC), as ssh-audit recommends. */
+static const struct {
+	enum ssh_bind_options_e option;
+	const char *value;
+} server_algorithms[] = {
+	{ SSH_BIND_OPTIONS_KEY_EXCHANGE,
+	  "curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,"
+	  "diffie-hellman-group18-sha512,diffie-hellman-group14-sha256" },
+	{ SSH_BIND_OPTIONS_CIPHERS_C_S,
+	  "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,"
+	  "aes256-ctr,aes192-ctr,aes128-ctr" },
+	{ SSH_BIND_OPTIONS_CIPHERS_S_C,
+	  "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,"
+	  "aes256-ctr,aes192-ctr,aes128-ctr" },
+	{ SSH_BIND_OPTIONS_HMAC_C_S, "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com" },
+	{ SSH_BIND_OPTIONS_HMAC_S_C, "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com" },
+	{ SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS,
+	  "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,"
+	  "rsa-sha2-512,rsa-sha2-256" },
+	{ SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES,
+	  "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,"
+	  "rsa-sha2-512,rsa-sha2-256" },
+};
+
 static ssh_bind make_bind(const struct config *cfg)
 {
 	ssh_bind bind = ssh_bind_new();
@@ -278,6 +303,11 @@ static ssh_bind make_bind(const struct config *cfg)
 		die(EXIT_INTERNAL, "out of memory");
 	if (ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no) < 0)
 		die(EXIT_INTERNAL, "libssh: %s", ssh_get_error(bind));
+	for (i = 0; i < sizeof(server_algorithms) / sizeof(server_algorithms[0]); i++)
+		if (ssh_bind_options_set(bind, server_algorithms[i].option,
+		                         server_algorithms[i].value) < 0)
+			die(EXIT_INTERNAL, "libssh refuses the algorithm list %s: %s",
+			    server_algorithms[i].value, ssh_get_error(bind));
 	for (i = 0; i < cfg->n_host_keys; i++)
 		if (ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HOSTKEY, cfg->host_keys[i]) < 0)
 			die(EXIT_CONFIG, "cannot load host key %s: %s", cfg->host_keys[i],

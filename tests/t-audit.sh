@@ -1,0 +1,52 @@
+#!/bin/bash
+# What sshroute offers a stranger: ssh-audit finds only modern key
+# exchange, ciphers, MACs and host key types. Debian's ssh-audit 2.5.0
+# predates the Terrapin fix, so it calls the strict key exchange marker
+# (kex-strict-s-v00@openssh.com) an unknown algorithm: that one warning is
+# expected, any other is a failure.
+
+. "$(dirname "$0")/lib.sh"
+require_root
+require_sshroute
+ensure_users
+pick_net
+
+command -v ssh-audit >/dev/null || die "ssh-audit is not installed (make deps)"
+
+start_upstream alice "${NET}11" 2022
+known_hosts_entry alice >"$T/known_hosts"
+make_gateway_key
+cat >"$T/route.ini" <<EOF
+[server]
+host_key = $GW_KEY
+known_hosts = $T/known_hosts
+[route srt-alice]
+upstream = ${NET}11:2022
+EOF
+start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
+
+# ssh-audit colours its output; its verdicts are "[fail]" and "[warn]".
+timeout 60 ssh-audit -n -p 2222 "${NET}1" >"$T/audit" 2>&1
+audit=$(sed 's/\x1b\[[0-9;]*m//g' "$T/audit")
+if printf '%s\n' "$audit" | grep -q '^(kex) curve25519-sha256 '; then
+	ok "ssh-audit reads sshroute's algorithm lists"
+else
+	not_ok "ssh-audit reads sshroute's algorithm lists" "$(printf '%s' "$audit" | tail -n 5)"
+fi
+fails=$(printf '%s\n' "$audit" | grep -F '[fail]')
+expect_eq "ssh-audit: no failure" "" "$fails"
+warns=$(printf '%s\n' "$audit" | grep -F '[warn]' | grep -v '^(kex) kex-strict-s-v00@openssh.com ')
+expect_eq "ssh-audit: no warning but the strict-kex marker it does not know" "" "$warns"
+for weak in ecdh-sha2-nistp diffie-hellman-group1- diffie-hellman-group14-sha1 hmac-sha1 \
+	'hmac-sha2-256 ' ssh-rsa 3des cbc; do
+	if printf '%s\n' "$audit" | grep -E '^\((kex|key|enc|mac)\)' | grep -qF -- "$weak"; then
+		not_ok "not offered: $weak" "$(printf '%s\n' "$audit" | grep -F -- "$weak")"
+	else
+		ok "not offered: $weak"
+	fi
+done
+
+# A login still works with the narrowed lists.
+out=$(gw_ssh gw srt-alice hostname </dev/null 2>&1)
+expect_eq "a login works with the narrowed lists" host-alice "$out"
+finish
