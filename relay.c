@@ -51,6 +51,7 @@ struct pair {
 	char *exit_signal, *exit_errmsg, *exit_lang;
 	int exit_core;
 
+	unsigned long id;        /* for the log: channels are counted from 1 */
 	struct pair *next;
 };
 
@@ -393,6 +394,9 @@ static void send_exit(struct pair *pr)
 	}
 	if (rc != SSH_OK)
 		log_debug("cannot pass the exit status on: %s", ssh_get_error(pr->p->client));
+	else
+		log_verbose("channel %lu: exit %s passed to the client", pr->id,
+		            pr->exit_kind == EXIT_STATUS ? "status" : "signal");
 	pr->sent_exit = 1;
 }
 
@@ -426,6 +430,9 @@ static void close_pair(struct pair *pr, int up_drained, int down_drained)
 
 	if (!ended)
 		return;
+	if (!pr->sent_close_down || !pr->sent_close_up)
+		log_verbose("channel %lu: closed by the %s", pr->id,
+		            pr->upstream_closed && down_drained ? "upstream" : "client");
 	if (!pr->sent_close_down) {
 		pr->sent_close_down = 1;
 		ssh_channel_close(pr->client);
@@ -551,8 +558,8 @@ struct pair *pair_with_channels(struct proxy *p)
 void start_pair(struct proxy *p, struct pair *pr, const char *kind)
 {
 	append_pair(p, pr);
-	p->channels_opened++;
-	log_verbose("%s channel %lu opened", kind, p->channels_opened);
+	pr->id = ++p->channels_opened;
+	log_verbose("%s channel %lu opened", kind, pr->id);
 }
 
 ssh_channel relay_open_session(struct proxy *p)

@@ -113,10 +113,14 @@ expect_eq "pty: second window change to $size reaches the remote pty" "P3:$size:
 
 tm send-keys -t srt 'exit 7' Enter
 deadline=$((SECONDS + 10))
-until [ "$(tm display-message -p -t srt '#{pane_dead}')" = 1 ] || [ "$SECONDS" -ge "$deadline" ]; do
+# tmux marks the pane dead a moment before it records the status
+until [ "$(tm display-message -p -t srt '#{pane_dead}:#{pane_dead_status}#{pane_dead_signal}')" \
+	!= "$(tm display-message -p -t srt '#{pane_dead}'):" ] && \
+	[ "$(tm display-message -p -t srt '#{pane_dead}')" = 1 ] || [ "$SECONDS" -ge "$deadline" ]; do
 	sleep 0.2
 done
-expect_eq "pty: shell exit status reaches the client" 7 "$(tm display-message -p -t srt '#{pane_dead_status}')"
+expect_eq "pty: shell exit status reaches the client" "1:7:" \
+	"$(tm display-message -p -t srt '#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}')"
 [ "$N_NOT_OK" = 0 ] || note "--- tmux pane:" "$(tm capture-pane -p -t srt | grep -v '^$' | tail -n 8)"
 tm kill-server
 
