@@ -28,14 +28,14 @@ LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
 SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
             -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g'
 
-OBJS = sshroute.o auth.o config.o forward.o keys.o log.o proxyproto.o relay.o upstream.o
-HDRS = auth.h config.h forward.h keys.h log.h pair.h proxy.h proxyproto.h relay.h upstream.h
+OBJS = sshroute.o auth.o config.o forward.o keys.o log.o lookup.o proxyproto.o relay.o upstream.o
+HDRS = auth.h config.h forward.h keys.h log.h lookup.h pair.h proxy.h proxyproto.h relay.h upstream.h
 UNIT_TESTS = tests/unit_config tests/unit_keys tests/unit_proxyproto tests/fuzz_proxyproto_standalone
 
 # Debian packages needed to build and to run the tests.
 DEPS = gcc make pkg-config libssh-dev libsystemd-dev libinih-dev \
        openssh-server openssh-client tmux mandoc systemd iproute2 util-linux passwd procps \
-       dropbear-bin putty-tools python3-paramiko python3-asyncssh haproxy xinetd ssh-audit
+       dropbear-bin putty-tools python3-paramiko python3-asyncssh haproxy xinetd ssh-audit sqlite3 curl jq
 
 all: sshroute
 

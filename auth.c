@@ -24,6 +24,7 @@
 #include "forward.h"
 #include "keys.h"
 #include "log.h"
+#include "lookup.h"
 #include "relay.h"
 #include "upstream.h"
 
@@ -152,7 +153,13 @@ static void pass_banner(struct proxy *p)
 	ssh_string_free_char(text);
 }
 
-/* Looks the route up once and, when there is one, connects the upstream
+static void report_problem(const char *message, void *ctx)
+{
+	(void)ctx;
+	log_error("%s", message);
+}
+
+/* Looks the route up once (running its lookup program, if any) and, when there is one, connects the upstream
  * and asks it with "none" which methods it accepts. Returns
  * SSH_AUTH_SUCCESS when the upstream let the user in without credentials. */
 static int prepare_route(struct proxy *p)
@@ -163,9 +170,15 @@ static int prepare_route(struct proxy *p)
 	if (p->route_looked_up)
 		return SSH_AUTH_DENIED;
 	p->route_looked_up = 1;
-	if (route_lookup(p->cfg, p->user, &p->target) < 0) {
+	switch (route_resolve(p->cfg, p->user, p->client_addr, p->client_port, &p->target,
+	                      report_problem, NULL)) {
+	case ROUTE_NONE:
 		log_info("no route for user %s", p->user);
 		return SSH_AUTH_DENIED;
+	case ROUTE_FAILED:
+		proxy_end(p, EXIT_UPSTREAM, "lookup failed", unavailable_message);
+	case ROUTE_FOUND:
+		break;
 	}
 	p->have_route = 1;
 	snprintf(upstream, sizeof(upstream), "%s:%d", p->target.host, p->target.port);

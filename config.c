@@ -6,7 +6,12 @@
  * the handler none), and it notes section headers itself, so that two
  * sections with the same name, or a section without any key, are seen too.
  * Every problem is collected with its line and handed to the caller sorted
- * by line once the whole file has been read. */
+ * by line once the whole file has been read.
+ *
+ * A route may hand the decision to a lookup program (lookup.c runs it).
+ * Its answer is a few route keys; we read it line by line ourselves (it is
+ * a string, not a file) but check each value with the very setters that
+ * route.ini's keys go through. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -39,8 +44,11 @@ enum section_kind {
 
 enum server_key { KEY_HOST_KEY, KEY_KNOWN_HOSTS, KEY_SERVER_IDENTITY, KEY_LOGIN_GRACE_TIME,
 	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, KEY_PROXY_PROTOCOL, N_SERVER_KEYS };
+/* The keys a lookup answer may set come first: route_keys[0..N_ANSWER_KEYS)
+ * are the answer's keys. */
 enum route_key { KEY_UPSTREAM, KEY_USER, KEY_AUTHORIZED_KEYS, KEY_IDENTITY, KEY_AUTH,
-	N_ROUTE_KEYS };
+	KEY_LOOKUP, KEY_LOOKUP_TIMEOUT, N_ROUTE_KEYS };
+#define N_ANSWER_KEYS (KEY_IDENTITY + 1)
 
 struct problem {
 	int line;      /* 0: about the whole file */
@@ -50,6 +58,7 @@ struct problem {
 
 struct parser {
 	const char *path;
+	const char *answer_user;  /* reading a lookup answer for this user, not path */
 	FILE *fp;
 	struct config *cfg;
 	char *buf;                /* getline buffer */
@@ -87,16 +96,25 @@ static void make_printable(char *s)
 			*s = '?';
 }
 
+/* "file:line: message", or "lookup for USER: line N: message" in an answer. */
+static int format_problem(const struct parser *p, int line, const char *message, char **text)
+{
+	if (p->answer_user != NULL && line > 0)
+		return asprintf(text, "lookup for %s: line %d: %s", p->answer_user, line, message);
+	if (p->answer_user != NULL)
+		return asprintf(text, "lookup for %s: %s", p->answer_user, message);
+	if (line > 0)
+		return asprintf(text, "%s:%d: %s", p->path, line, message);
+	return asprintf(text, "%s: %s", p->path, message);
+}
+
 static void add_problem(struct parser *p, int line, const char *message)
 {
 	struct problem *grown;
 	char *text;
 	int n;
 
-	if (line > 0)
-		n = asprintf(&text, "%s:%d: %s", p->path, line, message);
-	else
-		n = asprintf(&text, "%s: %s", p->path, message);
+	n = format_problem(p, line, message, &text);
 	grown = n < 0 ? NULL : realloc(p->problems, (p->n_problems + 1) * sizeof(*grown));
 	if (grown == NULL) {
 		if (n >= 0)
@@ -172,7 +190,8 @@ static int deliver_problems(struct parser *p, config_report_fn report_fn, void *
 		free(p->problems[i].text);
 	}
 	if (p->lost_problems > 0 && report_fn != NULL)
-		report_fn("out of memory while reading the configuration", ctx);
+		report_fn(p->answer_user ? "out of memory while reading a lookup answer"
+		                         : "out of memory while reading the configuration", ctx);
 	free(p->problems);
 	p->problems = NULL;
 	p->n_problems = 0;
@@ -290,20 +309,23 @@ static int check_template(struct parser *p, const char *tmpl, const char *what,
 	return 0;
 }
 
-/* Expands %u and %% into out; -1 when it does not fit. */
-static int expand_template(const char *tmpl, const char *name, char *out, size_t size)
+/* Expands %u and %% in the first len characters of tmpl (a word of a
+ * lookup line is not NUL-terminated) into out; -1 when it does not fit. */
+static int expand_span(const char *tmpl, size_t len, const char *name, char *out, size_t size)
 {
+	const char *s, *piece, *end = tmpl + len;
 	size_t used = 0, n;
-	const char *s, *piece;
 
-	for (s = tmpl; *s; s++) {
+	if (size == 0)
+		return -1;
+	for (s = tmpl; s < end; s++) {
 		piece = s;
 		n = 1;
-		if (s[0] == '%' && s[1] == 'u') {
+		if (s[0] == '%' && s + 1 < end && s[1] == 'u') {
 			piece = name;
 			n = strlen(name);
 			s++;
-		} else if (s[0] == '%' && s[1] == '%') {
+		} else if (s[0] == '%' && s + 1 < end && s[1] == '%') {
 			s++;
 		}
 		if (used + n >= size)
@@ -313,6 +335,12 @@ static int expand_template(const char *tmpl, const char *name, char *out, size_t
 	}
 	out[used] = '\0';
 	return 0;
+}
+
+/* Expands %u and %% into out; -1 when it does not fit. */
+static int expand_template(const char *tmpl, const char *name, char *out, size_t size)
+{
+	return expand_span(tmpl, strlen(tmpl), name, out, size);
 }
 
 /* 1 when %u appears in tmpl (%%u is a literal "%u", not a use). */
@@ -710,6 +738,83 @@ static void set_auth(struct parser *p, const char *value)
 	free(list);
 }
 
+/* Words of a lookup line: what the program gets as argv. */
+#define LOOKUP_BLANKS " \t"
+
+static int word_char_ok(unsigned char c)
+{
+	return !iscntrl(c);
+}
+
+/* The program is checked now, so that -t finds a typo or a missing chmod
+ * +x, and not the first user who logs in. %u has no place in it: one
+ * program serves every user, and it could not be checked here. */
+static int check_lookup_program(struct parser *p, const char *word)
+{
+	char path[ROUTE_PATH_MAX];
+	struct stat st;
+
+	if (word[0] != '/') {
+		report(p, "lookup program \"%s\" is not an absolute path", word);
+		return -1;
+	}
+	if (template_uses_u(word)) {
+		report(p, "lookup program \"%s\" may not contain %%u (one program serves every user)", word);
+		return -1;
+	}
+	if (expand_template(word, "", path, sizeof(path)) < 0)
+		return -1;   /* cannot happen: check_template measured it */
+	if (stat(path, &st) < 0) {
+		report(p, "cannot find lookup program %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		report(p, "lookup program %s is not a regular file", path);
+		return -1;
+	}
+	if (faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0) {
+		report(p, "lookup program %s is not executable: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks every word of a lookup line (split as route_lookup_argv does);
+ * sets *uses_u when %u appears. */
+static int check_lookup(struct parser *p, const char *value, int *uses_u)
+{
+	char *copy = dup_or_report(p, value), *save = NULL, *word;
+	int words = 0, rc = copy == NULL ? -1 : 0;
+
+	for (word = copy ? strtok_r(copy, LOOKUP_BLANKS, &save) : NULL; word != NULL && rc == 0;
+	     word = strtok_r(NULL, LOOKUP_BLANKS, &save)) {
+		if (++words > LOOKUP_ARGS_MAX) {
+			report(p, "lookup has more than %d words (program and arguments)", LOOKUP_ARGS_MAX);
+			rc = -1;
+		} else if (check_template(p, word, "lookup", word_char_ok, ROUTE_PATH_MAX - 1, uses_u) < 0 ||
+		           (words == 1 && check_lookup_program(p, word) < 0)) {
+			rc = -1;
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+static void set_lookup(struct parser *p, const char *value)
+{
+	int uses_u = 0;
+
+	if (check_lookup(p, value, &uses_u) < 0)
+		return;
+	p->draft.lookup = dup_or_report(p, value);
+	p->draft.uses_u |= uses_u;
+}
+
+static void set_lookup_timeout(struct parser *p, const char *value)
+{
+	parse_number(p, "lookup_timeout", value, 1, 300, &p->draft.lookup_timeout);
+}
+
 static const struct key_def server_keys[N_SERVER_KEYS] = {
 	[KEY_HOST_KEY] = { "host_key", 1, set_host_key },
 	[KEY_KNOWN_HOSTS] = { "known_hosts", 0, set_known_hosts },
@@ -726,6 +831,8 @@ static const struct key_def route_keys[N_ROUTE_KEYS] = {
 	[KEY_AUTHORIZED_KEYS] = { "authorized_keys", 0, set_authorized_keys },
 	[KEY_IDENTITY] = { "identity", 0, set_route_identity },
 	[KEY_AUTH] = { "auth", 0, set_auth },
+	[KEY_LOOKUP] = { "lookup", 0, set_lookup },
+	[KEY_LOOKUP_TIMEOUT] = { "lookup_timeout", 0, set_lookup_timeout },
 };
 
 /* Looks name up in keys, refuses repeats and empty values, then sets it.
@@ -764,6 +871,7 @@ static void free_route(struct route *r)
 	free(r->user);
 	free(r->authorized_keys);
 	free(r->identity);
+	free(r->lookup);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -796,18 +904,50 @@ static void note_keyed_route(struct parser *p, size_t index)
 	p->keyed_routes[p->n_keyed_routes++] = index;
 }
 
-/* Ends the [route NAME] being read: it must have had an upstream and allow
- * some way in; it joins cfg->routes unless it repeats an earlier one. */
+/* route_matches skips a route that has neither host nor lookup. A route
+ * whose upstream or lookup was given but bad loses both, so that it never
+ * sends anyone where the file did not mean (a bad lookup next to a good
+ * upstream must not route everyone to that upstream). */
+static void disable_if_broken(struct parser *p)
+{
+	struct route *r = &p->draft;
+
+	if ((p->route_key_line[KEY_UPSTREAM] != 0 && r->host == NULL) ||
+	    (p->route_key_line[KEY_LOOKUP] != 0 && r->lookup == NULL)) {
+		free(r->host);
+		free(r->lookup);
+		r->host = NULL;
+		r->lookup = NULL;
+	}
+}
+
+/* Checks of a [route NAME] as a whole: where users go must be known (an
+ * upstream, or a lookup to give one), and some way in must be allowed. */
+static void check_route(struct parser *p)
+{
+	int has_lookup = p->route_key_line[KEY_LOOKUP] != 0;
+
+	if (p->route_key_line[KEY_UPSTREAM] == 0 && !has_lookup)
+		report_at(p, p->draft.line, "[route %s] has no upstream", p->draft.pattern);
+	if (p->route_key_line[KEY_LOOKUP_TIMEOUT] != 0 && !has_lookup)
+		report_at(p, p->route_key_line[KEY_LOOKUP_TIMEOUT],
+		          "lookup_timeout without lookup in [route %s]", p->draft.pattern);
+	/* With a lookup, the answer may still give authorized_keys. */
+	if (p->draft.auth == AUTH_PUBLICKEY && p->route_key_line[KEY_AUTHORIZED_KEYS] == 0 &&
+	    !has_lookup)
+		report_at(p, p->draft.line, "[route %s] allows only publickey but has no authorized_keys: "
+		          "nobody could log in", p->draft.pattern);
+}
+
+/* Ends the [route NAME] being read; it joins cfg->routes unless it repeats
+ * an earlier one. */
 static void finish_route(struct parser *p)
 {
 	struct config *cfg = p->cfg;
 	struct route *grown;
 
-	if (p->route_key_line[KEY_UPSTREAM] == 0)
-		report_at(p, p->draft.line, "[route %s] has no upstream", p->draft.pattern);
-	if (p->draft.auth == AUTH_PUBLICKEY && p->route_key_line[KEY_AUTHORIZED_KEYS] == 0)
-		report_at(p, p->draft.line, "[route %s] allows only publickey but has no authorized_keys: "
-		          "nobody could log in", p->draft.pattern);
+	check_route(p);
+	disable_if_broken(p);
 	if (p->draft_is_duplicate) {
 		free_route(&p->draft);
 		return;
@@ -854,6 +994,7 @@ static void start_route(struct parser *p, const char *pattern)
 	p->draft.is_glob = strpbrk(pattern, "*?[") != NULL;
 	p->draft.port = DEFAULT_PORT;
 	p->draft.auth = AUTH_ALL;
+	p->draft.lookup_timeout = LOOKUP_TIMEOUT_DEFAULT;
 	first = find_route_by_pattern(p->cfg, pattern);
 	p->draft_is_duplicate = first != NULL;
 	if (first != NULL)
@@ -936,6 +1077,13 @@ static char *reject_line(struct parser *p, char *line, char *str)
 	return str;
 }
 
+/* The longest line inih takes, given the size of its buffer (it needs
+ * room for "\r\n\0"). Lookup answers get the same limit. */
+static size_t max_line_length(int buffer_size)
+{
+	return buffer_size > 3 ? (size_t)buffer_size - 3 : 0;
+}
+
 /* inih's reader (fgets-like, num is the size of inih's buffer). It hands
  * inih one physical line at a time, so inih's line numbers are ours. Leading
  * whitespace is removed: inih would otherwise take an indented line for
@@ -943,7 +1091,7 @@ static char *reject_line(struct parser *p, char *line, char *str)
 static char *read_line(char *str, int num, void *stream)
 {
 	struct parser *p = stream;
-	size_t len, max = num > 3 ? (size_t)num - 3 : 0;
+	size_t len, max = max_line_length(num);
 	char *line;
 	ssize_t n;
 
@@ -1153,8 +1301,8 @@ static int is_dot_or_dotdot(const char *name)
 
 static int route_matches(const struct route *r, const char *user)
 {
-	if (r->host == NULL)
-		return 0;   /* its upstream was bad: reported at load time */
+	if (r->host == NULL && r->lookup == NULL)
+		return 0;   /* its upstream or lookup was bad: reported at load time */
 	if (r->uses_u && !user_name_is_safe(user))
 		return 0;
 	if (r->authorized_keys != NULL && template_uses_u(r->authorized_keys) && is_dot_or_dotdot(user))
@@ -1182,7 +1330,8 @@ static int expand_route(const struct config *cfg, const struct route *r, const c
 	out->port = r->port;
 	out->identity = r->identity != NULL ? r->identity : cfg->identity;
 	out->auth = r->auth;
-	if (expand_template(r->host, user, out->host, sizeof(out->host)) < 0)
+	/* No host: a lookup route whose answer gives it; out->host stays "". */
+	if (r->host != NULL && expand_template(r->host, user, out->host, sizeof(out->host)) < 0)
 		return -1;
 	if (r->authorized_keys == NULL)
 		out->auth &= ~AUTH_PUBLICKEY;   /* no keys to check against */
@@ -1207,4 +1356,260 @@ int route_lookup(const struct config *cfg, const char *user, struct route_target
 	if (r == NULL)
 		return -1;
 	return expand_route(cfg, r, user, out);
+}
+
+/* ---- lookup command line ---- */
+
+/* Appends the word of len characters at word, expanded, to buf at *used. */
+static int add_word(const char *word, size_t len, const char *user, char *buf, size_t size,
+                    size_t *used, char **arg)
+{
+	if (*used >= size || expand_span(word, len, user, buf + *used, size - *used) < 0)
+		return -1;
+	*arg = buf + *used;
+	*used += strlen(*arg) + 1;
+	return 0;
+}
+
+int route_lookup_argv(const struct route *r, const char *user, char *buf, size_t size,
+                      char *argv[LOOKUP_ARGS_MAX + 1])
+{
+	const char *s;
+	size_t used = 0, len;
+	int argc = 0;
+
+	/* route_matches keeps unsafe names away already; this is the last
+	 * line of defence before a name reaches another program's argv. */
+	if (r->lookup == NULL || (template_uses_u(r->lookup) && !user_name_is_safe(user)))
+		return -1;
+	for (s = r->lookup + strspn(r->lookup, LOOKUP_BLANKS); *s; s += strspn(s, LOOKUP_BLANKS)) {
+		len = strcspn(s, LOOKUP_BLANKS);
+		if (argc == LOOKUP_ARGS_MAX || add_word(s, len, user, buf, size, &used, &argv[argc]) < 0)
+			return -1;
+		argc++;
+		s += len;
+	}
+	if (argc == 0)
+		return -1;
+	argv[argc] = NULL;
+	return argc;
+}
+
+/* ---- lookup answers ---- */
+
+/* Length of the UTF-8 sequence at s (n bytes left), 0 when it is not
+ * valid UTF-8 (overlong forms, surrogates and values beyond U+10FFFF are
+ * not), or when it is a C1 control character, which a terminal obeys. */
+static size_t utf8_length(const unsigned char *s, size_t n)
+{
+	unsigned long cp;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		len = 2, cp = s[0] & 0x1F;
+	else if ((s[0] & 0xF0) == 0xE0)
+		len = 3, cp = s[0] & 0x0F;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3F);
+	}
+	if ((len == 3 && cp < 0x800) || (cp >= 0xD800 && cp <= 0xDFFF) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0x80 && cp <= 0x9F))
+		return 0;
+	return len;
+}
+
+/* A program's output is untrusted: a line must be UTF-8 text without
+ * control characters (tabs aside) before any of it is looked at. */
+static int check_answer_bytes(struct parser *p, const char *line, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)line;
+	size_t i, n;
+
+	for (i = 0; i < len; i += n) {
+		if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7F) {
+			report(p, "control character 0x%02x", s[i]);
+			return -1;
+		}
+		n = utf8_length(s + i, len - i);
+		if (n == 0) {
+			report(p, "not valid UTF-8 text (byte 0x%02x)", s[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int is_answer_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_ANSWER_KEYS; i++)
+		if (strcmp(route_keys[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Notes key name as given (without setting it), so that a refused value is
+ * not reported a second time as missing. */
+static void note_answer_key(struct parser *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_ANSWER_KEYS; i++)
+		if (strcmp(route_keys[i].name, name) == 0 && p->route_key_line[i] == 0)
+			p->route_key_line[i] = p->lineno;
+}
+
+/* "key = value": the value goes through the same setter as in route.ini,
+ * once it is known to hold no '%'. The answer is program output, possibly
+ * built from what a user typed: it must never be a template, or
+ * "upstream = %u" would let a user name pick the host. */
+static void apply_answer_key(struct parser *p, char *line, char *eq)
+{
+	char *name, *value;
+
+	*eq = '\0';
+	name = trim(line);
+	value = eq + 1;
+	strip_inline_comment(value);
+	value = trim(value);
+	if (*name == '\0') {
+		report(p, "missing key name before \"=\"");
+	} else if (!is_answer_key(name)) {
+		report(p, "key \"%s\" is not allowed in an answer (only upstream, user, "
+		       "authorized_keys and identity)", name);
+	} else if (strchr(value, '%') != NULL) {
+		report(p, "an answer may not contain %% (\"%s = %s\")", name, value);
+		note_answer_key(p, name);
+	} else {
+		apply_key(p, route_keys, N_ANSWER_KEYS, p->route_key_line, "the answer", name, value);
+	}
+}
+
+static void read_answer_line(struct parser *p, char *line)
+{
+	char *eq;
+
+	line = skip_space(line);
+	if (*line == '\0' || *line == '#' || *line == ';')
+		return;
+	if (*line == '[') {
+		report(p, "an answer has no sections, only key lines (upstream, user, "
+		       "authorized_keys, identity)");
+		return;
+	}
+	eq = strchr(line, '=');
+	if (eq == NULL) {
+		report(p, "expected \"key = value\"");
+		return;
+	}
+	apply_answer_key(p, line, eq);
+}
+
+/* Splits the answer into lines and reads each; line endings LF or CRLF.
+ * The length limit is route.ini's (Debian's inih has it as a variable). */
+static void read_answer(struct parser *p, const char *answer)
+{
+	size_t len, content, max = max_line_length(ini_max_line);
+	const char *s;
+	char *line;
+
+	for (s = answer; *s; s += len + (s[len] == '\n')) {
+		len = strcspn(s, "\n");
+		content = content_length(s, len);   /* without a final '\r' */
+		p->lineno++;
+		if (content > max) {
+			report(p, "line too long (more than %zu characters)", max);
+			continue;
+		}
+		line = strndup(s, content);
+		if (line == NULL) {
+			note_out_of_memory(p);
+			return;
+		}
+		if (check_answer_bytes(p, line, strlen(line)) == 0)
+			read_answer_line(p, line);
+		free(line);
+	}
+}
+
+/* Checks of the answer as a whole, over the route it completes. */
+static void check_answer(struct parser *p, const struct config *cfg, const struct route *r)
+{
+	int keys_line = p->route_key_line[KEY_AUTHORIZED_KEYS];
+
+	if (p->route_key_line[KEY_UPSTREAM] == 0 && r->host == NULL)
+		report_at(p, 0, "the answer has no upstream");
+	/* As in route.ini: a client that logs in with a key leaves us no
+	 * password to pass on, so the upstream needs our own key. */
+	if (keys_line != 0 && p->route_key_line[KEY_IDENTITY] == 0 && r->identity == NULL &&
+	    cfg->identity == NULL)
+		report_at(p, keys_line, "authorized_keys but no identity (give identity in the answer, "
+		          "the route or [server])");
+	if (r->auth == AUTH_PUBLICKEY && keys_line == 0 && r->authorized_keys == NULL)
+		report_at(p, 0, "[route %s] allows only publickey and the answer gives no "
+		          "authorized_keys: nobody could log in", r->pattern);
+}
+
+/* The route with what the answer set put over it, expanded into out. */
+static void fill_target(struct parser *p, const struct config *cfg, const struct route *r,
+                        const char *user, struct route_target *out)
+{
+	struct route merged = *r;
+	const struct route *a = &p->draft;
+	struct route_target *t = malloc(sizeof(*t));   /* out stays untouched on a problem */
+
+	if (t == NULL) {
+		report_at(p, 0, "out of memory");
+		return;
+	}
+	if (a->host != NULL) {
+		merged.host = a->host;
+		merged.port = a->port;
+	}
+	merged.user = a->user ? a->user : r->user;
+	merged.authorized_keys = a->authorized_keys ? a->authorized_keys : r->authorized_keys;
+	merged.identity = a->identity ? a->identity : r->identity;
+	if (expand_route(cfg, &merged, user, t) < 0)
+		report_at(p, 0, "the user name does not fit the upstream user or authorized_keys");
+	else if (a->identity != NULL && strlen(a->identity) >= sizeof(t->identity_buf))
+		report_at(p, 0, "identity path too long");
+	if (p->n_problems == 0 && p->lost_problems == 0) {
+		*out = *t;
+		out->route = r;
+		/* The answer's strings are freed on return: keep a copy. */
+		if (a->identity != NULL)
+			out->identity = strcpy(out->identity_buf, a->identity);
+	}
+	free(t);
+}
+
+int route_apply_answer(const struct config *cfg, const struct route *r, const char *user,
+                       const char *answer, struct route_target *out,
+                       config_report_fn report_fn, void *ctx)
+{
+	struct parser p;
+
+	memset(&p, 0, sizeof(p));
+	p.path = cfg->path ? cfg->path : "";   /* relative identity paths: next to route.ini */
+	p.answer_user = user;
+	/* p.cfg stays NULL: the answer's setters only fill p.draft, and an
+	 * answer must never reach the configuration itself. */
+	p.draft.port = DEFAULT_PORT;
+	read_answer(&p, answer);
+	check_answer(&p, cfg, r);
+	if (p.n_problems == 0 && p.lost_problems == 0)
+		fill_target(&p, cfg, r, user, out);
+	free_route(&p.draft);
+	return deliver_problems(&p, report_fn, ctx);
 }

@@ -18,18 +18,26 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_D
 #define AUTH_ALL (AUTH_PUBLICKEY | AUTH_PASSWORD | AUTH_KBDINT)
 #define ROUTE_PATH_MAX 4096
 
+/* Route key "lookup": at most this many words (program and arguments), and
+ * the default of "lookup_timeout". */
+#define LOOKUP_ARGS_MAX 32
+#define LOOKUP_TIMEOUT_DEFAULT 5
+
 /* One [route NAME] section, as written in the file. */
 struct route {
 	char *pattern;   /* NAME of [route NAME] */
 	int line;        /* line of the section header */
 	int is_glob;     /* NAME contains * ? or [ : matched with fnmatch(3) */
-	char *host;      /* upstream host template (may hold %u); IPv6 without brackets */
+	char *host;      /* upstream host template (may hold %u); IPv6 without brackets;
+	                  * NULL only in a route with lookup (the answer gives it) */
 	int port;        /* 1..65535, 22 by default */
 	char *user;      /* upstream user template (may hold %u), NULL: the client's name */
 	char *authorized_keys;  /* client keys file template (may hold %u), NULL: none */
 	char *identity;  /* private key for the upstream, NULL: use the server's */
 	int auth;        /* AUTH_* bits, default AUTH_ALL */
-	int uses_u;      /* host, user or authorized_keys contains %u */
+	char *lookup;          /* lookup command line (may hold %u), NULL: none */
+	int lookup_timeout;    /* seconds, 1..300, default LOOKUP_TIMEOUT_DEFAULT */
+	int uses_u;      /* host, user, authorized_keys or lookup contains %u */
 };
 
 struct config {
@@ -53,9 +61,12 @@ struct route_target {
 	int port;
 	char user[ROUTE_USER_MAX];
 	char authorized_keys[ROUTE_PATH_MAX];  /* expanded, "" = none */
-	const char *identity;  /* the route's or else the server's path, NULL = none */
+	const char *identity;  /* the route's or else the server's path, NULL = none
+	                        * (or identity_buf, when a lookup answer gave it) */
 	int auth;              /* the route's AUTH_* bits; AUTH_PUBLICKEY is cleared
 	                        * when there is no authorized_keys */
+	char identity_buf[ROUTE_PATH_MAX];  /* holds an identity from a lookup answer:
+	                        * so do not copy a route_target by assignment */
 };
 
 /* Called once per problem found, with a ready line "file:line: message"
@@ -76,7 +87,29 @@ int user_name_is_safe(const char *name);
  * %u never match names that fail user_name_is_safe (and one whose
  * authorized_keys uses %u never matches "." or ".."). Returns 0 when found,
  * -1 when the user has no route (or, for a route without user, when the
- * name is too long for route_target.user). */
+ * name is too long for route_target.user). A route with lookup but no
+ * upstream of its own matches with out->host "" and out->port 22: the
+ * caller runs the lookup and applies its answer with route_apply_answer. */
 int route_lookup(const struct config *cfg, const char *user, struct route_target *out);
+
+/* Builds the argv of r's lookup command for user: the command line split at
+ * blanks (spaces and tabs; no shell, no quoting), %u (and %%) expanded in
+ * each word. The strings live in buf (size bytes); argv[argc] is NULL.
+ * Returns argc, or -1 when it does not fit (also when r has no lookup, or
+ * when it uses %u and user fails user_name_is_safe). */
+int route_lookup_argv(const struct route *r, const char *user, char *buf, size_t size,
+                      char *argv[LOOKUP_ARGS_MAX + 1]);
+
+/* Applies a lookup program's answer over route r for user and fills out as
+ * route_lookup does. answer holds route.ini key lines (upstream, user,
+ * authorized_keys, identity; blank lines and # or ; comments allowed);
+ * what the answer sets overrides the route's own settings. Every problem
+ * is reported through report as "lookup for USER: line N: message"; the
+ * return value is their number, 0 meaning out is usable. out is left
+ * untouched when there are problems. answer is a C string: the caller must
+ * refuse output that holds a NUL byte. */
+int route_apply_answer(const struct config *cfg, const struct route *r, const char *user,
+                       const char *answer, struct route_target *out,
+                       config_report_fn report, void *ctx);
 
 #endif

@@ -22,6 +22,7 @@
 #include "auth.h"
 #include "config.h"
 #include "log.h"
+#include "lookup.h"
 #include "proxy.h"
 #include "proxyproto.h"
 #include "relay.h"
@@ -112,6 +113,8 @@ static void print_methods(int auth)
 static void print_route(const struct config *cfg, const struct route_target *t)
 {
 	printf("route: %s  (%s:%d)\n", t->route->pattern, cfg->path, t->route->line);
+	if (t->route->lookup)
+		printf("lookup: %s\n", t->route->lookup);
 	printf("upstream: %s\nport: %d\nuser: %s\n", t->host, t->port, t->user);
 	print_methods(t->auth);
 	if (t->authorized_keys[0])
@@ -123,15 +126,26 @@ static int show_route(const char *file, const char *user)
 {
 	struct config cfg;
 	struct route_target t;
-	int rc = EXIT_OK;
+	int rc;
 
 	if (load_or_report(file, &cfg) < 0) {
-		rc = EXIT_CONFIG;
-	} else if (route_lookup(&cfg, user, &t) < 0) {
+		config_free(&cfg);
+		return EXIT_CONFIG;
+	}
+	switch (route_resolve(&cfg, user, "", 0, &t, print_report, NULL)) {
+	case ROUTE_FOUND:
+		print_route(&cfg, &t);
+		rc = EXIT_OK;
+		break;
+	case ROUTE_NONE:
 		fprintf(stderr, "sshroute: no route for user %s\n", user);
 		rc = EXIT_NO_ROUTE;
-	} else {
-		print_route(&cfg, &t);
+		break;
+	default:
+		fprintf(stderr, "sshroute: the lookup for user %s failed: clients are told that the "
+		        "server is unavailable\n", user);
+		rc = EXIT_UPSTREAM;
+		break;
 	}
 	config_free(&cfg);
 	return rc;
@@ -461,10 +475,10 @@ int main(int argc, char **argv)
 		printf("sshroute %s\n", VERSION);
 		return EXIT_OK;
 	}
-	if (o.check)
-		return check_config(o.file);
-	if (o.route_user)
-		return show_route(o.file, o.route_user);
+	if (o.check || o.route_user) {
+		log_open(1); /* run by hand: what a lookup program says goes to stderr */
+		return o.check ? check_config(o.file) : show_route(o.file, o.route_user);
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	log_open(o.to_stderr);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <ftw.h>
+#include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,9 @@ static void make_fixtures(void)
 	write_file("ak", "", 0644);
 	write_file("ak%u", "", 0644);
 	write_file("ak000", "", 0000);
+	write_file("lookup-ok", "#!/bin/sh\necho upstream = h\n", 0755);
+	write_file("lookup-noexec", "#!/bin/sh\n", 0644);
+	write_file("lookup-100%", "#!/bin/sh\n", 0755);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -174,11 +178,18 @@ static int load_text(const char *name, const char *text, struct config *cfg, str
 	return load_file(name, "route.ini", cfg, m);
 }
 
+/* Problems come from route.ini, or from a lookup answer for answer_user. */
+static const char *answer_user;
+
 static int message_matches(const char *message, const struct want *w)
 {
-	char prefix[64];
+	char prefix[128];
 
-	if (w->line > 0)
+	if (answer_user != NULL && w->line > 0)
+		snprintf(prefix, sizeof(prefix), "lookup for %s: line %d: ", answer_user, w->line);
+	else if (answer_user != NULL)
+		snprintf(prefix, sizeof(prefix), "lookup for %s: ", answer_user);
+	else if (w->line > 0)
 		snprintf(prefix, sizeof(prefix), "route.ini:%d: ", w->line);
 	else
 		snprintf(prefix, sizeof(prefix), "route.ini: ");
@@ -1027,6 +1038,491 @@ static void test_proxy_protocol(void)
 	                WANT({ 4, "bad proxy_protocol \"yes\"" }));
 }
 
+/* ---- cases: lookup ---- */
+
+static void test_lookup_parsing(void)
+{
+	const char *name = "lookup: file read";
+	char text[2048], want[512];
+	struct config cfg;
+	const struct route *r;
+
+	format_text(text, sizeof(text), SERVER
+	            "[route *]\n"                                        /* 4 */
+	            "lookup = %s/lookup-ok %%u\t--x=%%%%   ; comment\n"
+	            "lookup_timeout = 3\n"
+	            "[route fixed]\n"                                    /* 7 */
+	            "upstream = h:2200\n"
+	            "lookup = %s/lookup-100%%%%\n", tmpdir, tmpdir);
+	if (load_good(name, text, &cfg) < 0)
+		goto out;
+	r = cfg.routes;
+	snprintf(want, sizeof(want), "%s/lookup-ok %%u\t--x=%%%%", tmpdir);
+	if (cfg.n_routes != 2 || !same_string(r[0].lookup, want))
+		fail(name, "lookup not read: %s", cfg.n_routes ? r[0].lookup : "no routes");
+	else if (r[0].lookup_timeout != 3 || !r[0].uses_u || r[0].host != NULL)
+		fail(name, "[route *]: timeout %d uses_u %d host %s", r[0].lookup_timeout, r[0].uses_u,
+		     r[0].host ? r[0].host : "NULL");
+	else if (r[1].lookup_timeout != LOOKUP_TIMEOUT_DEFAULT || r[1].uses_u ||
+	         !same_string(r[1].host, "h") || r[1].port != 2200)
+		fail(name, "[route fixed] not read as expected");
+	else
+		pass(name);
+out:
+	config_free(&cfg);
+}
+
+/* Program and n - 1 arguments "a". */
+static void lookup_line(char *out, size_t size, int n)
+{
+	size_t used = (size_t)snprintf(out, size, "lookup = %s/lookup-ok", tmpdir);
+
+	while (--n > 0 && used < size)
+		used += (size_t)snprintf(out + used, size - used, " a");
+	snprintf(out + used, size - used, "\n");
+}
+
+static void test_lookup_errors(void)
+{
+	char text[4096], line[512];
+
+	format_text(text, sizeof(text), SERVER
+	            "[route a]\nlookup = lookup-ok\n"                            /* 5 */
+	            "[route b]\nlookup = %s/lookup-noexec\n"                     /* 7 */
+	            "[route c]\nlookup = %s/nothere %%u\n"                       /* 9 */
+	            "[route d]\nlookup = %s/adir\n"                              /* 11 */
+	            "[route e]\nlookup = %s/lookup-ok %%h\n"                     /* 13 */
+	            "[route f]\nlookup = %s/%%u/lookup\n"                        /* 15 */
+	            "[route g]\nlookup = %s/lookup-ok\nlookup_timeout = 0\n"     /* 18 */
+	            "[route h]\nlookup = %s/lookup-ok\nlookup_timeout = 301\n"   /* 21 */
+	            "[route i]\nlookup = %s/lookup-ok\nlookup_timeout = 5s\n"    /* 24 */
+	            "[route j]\nupstream = h\nlookup_timeout = 5\n"              /* 27 */
+	            "[route k]\nuser = x\n"                                      /* 28 */
+	            "[route l]\nlookup = %s/lookup-ok\nlookup = %s/lookup-ok\n", /* 32 */
+	            tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+	expect_problems("lookup errors", text,
+	                WANT({ 5, "lookup program \"lookup-ok\" is not an absolute path" },
+	                     { 7, "lookup-noexec is not executable" },
+	                     { 9, "nothere: No such file or directory" },
+	                     { 11, "/adir is not a regular file" },
+	                     { 13, "unknown %-sequence \"%h\" in lookup" },
+	                     { 15, "may not contain %u (one program serves every user)" },
+	                     { 18, "lookup_timeout \"0\" is out of range (1..300)" },
+	                     { 21, "lookup_timeout \"301\" is out of range (1..300)" },
+	                     { 24, "lookup_timeout \"5s\" is not an integer" },
+	                     { 27, "lookup_timeout without lookup in [route j]" },
+	                     { 28, "[route k] has no upstream" },
+	                     { 32, "\"lookup\" given twice in [route l] (first at line 31)" }));
+	lookup_line(line, sizeof(line), LOOKUP_ARGS_MAX);
+	format_text(text, sizeof(text), SERVER "[route a]\n%s", line);
+	expect_problems("lookup with LOOKUP_ARGS_MAX words", text, NO_PROBLEMS);
+	lookup_line(line, sizeof(line), LOOKUP_ARGS_MAX + 1);
+	format_text(text, sizeof(text), SERVER "[route a]\n%s", line);
+	expect_problems("lookup with too many words", text,
+	                WANT({ 5, "lookup has more than 32 words" }));
+	format_text(text, sizeof(text), SERVER_ID "[route a]\nlookup = %s/lookup-ok\nauth = publickey\n",
+	            tmpdir);
+	expect_problems("auth = publickey with lookup: the answer may give authorized_keys", text,
+	                NO_PROBLEMS);
+}
+
+static void test_lookup_matching(void)
+{
+	struct config cfg;
+	struct messages m;
+	char text[1024];
+
+	format_text(text, sizeof(text), SERVER
+	            "[route alice]\nlookup = %s/lookup-ok\n"
+	            "[route team-*]\nlookup = %s/lookup-ok %%u\n"
+	            "[route *]\nupstream = fallback.example\n", tmpdir, tmpdir);
+	if (load_good("lookup matching: file", text, &cfg) == 0) {
+		expect_route("route with lookup and no upstream matches", &cfg, "alice", "", 22, "alice");
+		expect_route("lookup with %u: safe name matches", &cfg, "team-red", "", 22, "team-red");
+		expect_route("lookup with %u: unsafe name skips the route", &cfg, "team-a b",
+		             "fallback.example", 22, "team-a b");
+		expect_route("lookup with %u: shell metacharacters skip the route", &cfg, "team-$(id)",
+		             "fallback.example", 22, "team-$(id)");
+		if (cfg.routes[0].uses_u || !cfg.routes[1].uses_u)
+			fail("%u in lookup sets uses_u", "got %d %d", cfg.routes[0].uses_u,
+			     cfg.routes[1].uses_u);
+		else
+			pass("%u in lookup sets uses_u");
+	}
+	config_free(&cfg);
+
+	format_text(text, sizeof(text), SERVER
+	            "[route a]\nupstream = h\nlookup = relative\n"           /* 4-6 */
+	            "[route b]\nupstream = h:0\nlookup = %s/lookup-ok\n"     /* 7-9 */
+	            "[route *]\nupstream = fallback.example\n", tmpdir);
+	if (load_text("broken lookup routes: file", text, &cfg, &m) == 0 &&
+	    check_messages("broken lookup routes: file", &m,
+	                   WANT({ 6, "not an absolute path" }, { 8, "bad port \"0\"" })) == 0) {
+		expect_route("a bad lookup never falls back to the upstream", &cfg, "a",
+		             "fallback.example", 22, "a");
+		expect_route("a bad upstream next to a lookup is not matched", &cfg, "b",
+		             "fallback.example", 22, "b");
+	}
+	free_messages(&m);
+	config_free(&cfg);
+}
+
+/* ---- cases: route_lookup_argv ---- */
+
+/* want: the expected words, NULL-terminated; want_argc -1 for a refusal.
+ * buf is malloc'd at exactly size bytes, so that valgrind sees overruns. */
+static void expect_argv(const char *name, const char *lookup, const char *user, size_t size,
+                        int want_argc, const char *const *want)
+{
+	struct route r;
+	char *buf = malloc(size ? size : 1), *argv[LOOKUP_ARGS_MAX + 1];
+	int argc, i;
+
+	memset(&r, 0, sizeof(r));
+	r.lookup = (char *)lookup;
+	argc = route_lookup_argv(&r, user, buf, size, argv);
+	if (argc != want_argc) {
+		fail(name, "argc %d, expected %d", argc, want_argc);
+		goto out;
+	}
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], want[i]) != 0) {
+			fail(name, "argv[%d] is \"%s\", expected \"%s\"", i, argv[i], want[i]);
+			goto out;
+		}
+	}
+	if (argc >= 0 && argv[argc] != NULL)
+		fail(name, "argv[%d] is not NULL", argc);
+	else
+		pass(name);
+out:
+	free(buf);
+}
+
+static void test_lookup_argv(void)
+{
+	static const char *const plain[] = { "/bin/prog", NULL };
+	static const char *const expanded[] = { "/bin/prog", "bob", "--name=bob-x", "100%", "a%u", NULL };
+	static const char *const no_shell[] = { "/bin/prog", "a;b", "$(reboot)", "'q", "r'", "\"", NULL };
+	static const char *const pb[] = { "/p", "bob", NULL };
+	const char *many[LOOKUP_ARGS_MAX + 2];
+	char line[512];
+	size_t used;
+	int i;
+
+	expect_argv("argv: program alone", "/bin/prog", "bob", 64, 1, plain);
+	expect_argv("argv: blanks split, %u and %% expanded",
+	            "  /bin/prog  %u\t--name=%u-x 100%% a%%u \t", "bob", 4096, 5, expanded);
+	expect_argv("argv: no shell, no quoting", "/bin/prog a;b $(reboot) 'q r' \"", "bob", 4096, 6,
+	            no_shell);
+	expect_argv("argv: exact fit", "/p %u", "bob", 7, 2, pb);
+	expect_argv("argv: one byte short", "/p %u", "bob", 6, -1, NULL);
+	expect_argv("argv: no room at all", "/p %u", "bob", 0, -1, NULL);
+	expect_argv("argv: %u expansion overflows", "/p %u %u %u",
+	            "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 64, -1, NULL);
+	expect_argv("argv: unsafe name refused for %u", "/p %u", "a b", 64, -1, NULL);
+	expect_argv("argv: unsafe name fine without %u", "/bin/prog", "a b", 64, 1, plain);
+	expect_argv("argv: no lookup", NULL, "bob", 64, -1, NULL);
+	expect_argv("argv: blanks only", " \t ", "bob", 64, -1, NULL);
+	used = (size_t)snprintf(line, sizeof(line), "/p");
+	many[0] = "/p";
+	for (i = 1; i <= LOOKUP_ARGS_MAX; i++) {
+		used += (size_t)snprintf(line + used, sizeof(line) - used, " w");
+		many[i] = "w";
+	}
+	many[LOOKUP_ARGS_MAX + 1] = NULL;
+	expect_argv("argv: too many words", line, "bob", 4096, -1, NULL);
+	line[used - 2] = '\0';
+	many[LOOKUP_ARGS_MAX] = NULL;
+	expect_argv("argv: LOOKUP_ARGS_MAX words", line, "bob", 4096, LOOKUP_ARGS_MAX, many);
+}
+
+/* ---- cases: route_apply_answer ---- */
+
+static const struct route *route_named(const struct config *cfg, const char *pattern)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_routes; i++)
+		if (strcmp(cfg->routes[i].pattern, pattern) == 0)
+			return &cfg->routes[i];
+	fprintf(stderr, "no [route %s]\n", pattern);
+	exit(2);
+}
+
+/* Applies answer over [route pattern] for user and checks the problems;
+ * out must stay untouched when there are any. */
+static int apply_answer(const char *name, const struct config *cfg, const char *pattern,
+                        const char *user, const char *answer, struct route_target *t,
+                        const struct want *wants, size_t n_wants)
+{
+	struct messages m = { .n = 0 };
+	int rc, ok = 0;
+
+	memset(t, 0, sizeof(*t));
+	strcpy(t->host, "untouched");
+	rc = route_apply_answer(cfg, route_named(cfg, pattern), user, answer, t, collect, &m);
+	answer_user = user;
+	if (rc != m.n)
+		fail(name, "route_apply_answer returned %d but reported %d problems", rc, m.n);
+	else if (check_messages(name, &m, wants, n_wants) == 0)
+		ok = 1;
+	answer_user = NULL;
+	if (ok && n_wants > 0 && strcmp(t->host, "untouched") != 0) {
+		fail(name, "out was changed although the answer was refused");
+		ok = 0;
+	}
+	free_messages(&m);
+	return ok ? 0 : -1;
+}
+
+static void expect_answer(const char *name, const struct config *cfg, const char *pattern,
+                          const char *user, const char *answer, const char *host, int port,
+                          const char *upstream_user)
+{
+	struct route_target t;
+
+	if (apply_answer(name, cfg, pattern, user, answer, &t, NO_PROBLEMS) < 0)
+		return;
+	if (t.route != route_named(cfg, pattern))
+		fail(name, "out->route is not [route %s]", pattern);
+	else if (strcmp(t.host, host) != 0 || t.port != port || strcmp(t.user, upstream_user) != 0)
+		fail(name, "went to %s port %d as %s, expected %s port %d as %s",
+		     t.host, t.port, t.user, host, port, upstream_user);
+	else
+		pass(name);
+}
+
+static void expect_answer_keys(const char *name, const struct config *cfg, const char *pattern,
+                               const char *user, const char *answer, const char *authorized_keys,
+                               const char *identity, int auth)
+{
+	struct route_target t;
+
+	if (apply_answer(name, cfg, pattern, user, answer, &t, NO_PROBLEMS) < 0)
+		return;
+	if (strcmp(t.authorized_keys, authorized_keys) != 0 || !same_string(t.identity, identity) ||
+	    t.auth != auth)
+		fail(name, "got authorized_keys \"%s\" identity %s auth %d, expected \"%s\" %s %d",
+		     t.authorized_keys, t.identity ? t.identity : "NULL", t.auth, authorized_keys,
+		     identity ? identity : "NULL", auth);
+	else
+		pass(name);
+}
+
+static void expect_bad_answer(const char *name, const struct config *cfg, const char *pattern,
+                              const char *user, const char *answer,
+                              const struct want *wants, size_t n_wants)
+{
+	struct route_target t;
+
+	if (apply_answer(name, cfg, pattern, user, answer, &t, wants, n_wants) == 0)
+		pass(name);
+}
+
+/* The file the answer tests apply their answers over. */
+static int load_answer_routes(struct config *cfg)
+{
+	char text[2048];
+
+	format_text(text, sizeof(text), SERVER_ID          /* 1-4 */
+	            "[route *]\n"
+	            "lookup = %s/lookup-ok %%u\n"
+	            "user = def-%%u\n"
+	            "auth = password,publickey\n"
+	            "[route carol]\n"
+	            "upstream = default.example:2200\n"
+	            "lookup = %s/lookup-ok\n"
+	            "authorized_keys = %s/ak\n"
+	            "identity = id2\n"
+	            "[route keyonly]\n"
+	            "lookup = %s/lookup-ok\n"
+	            "auth = publickey\n", tmpdir, tmpdir, tmpdir, tmpdir);
+	return load_good("answers: file", text, cfg);
+}
+
+static void test_answer_good(void)
+{
+	char answer[1024], ak[512], id2[512];
+	struct config cfg;
+
+	if (load_answer_routes(&cfg) < 0)
+		goto out;
+	snprintf(ak, sizeof(ak), "%s/ak", tmpdir);
+	snprintf(id2, sizeof(id2), "%s/id2", tmpdir);
+	expect_answer("answer overrides upstream and user", &cfg, "*", "bob",
+	              "upstream = new.example:2222\nuser = other\n", "new.example", 2222, "other");
+	expect_answer("answer: user from the section (%u expanded)", &cfg, "*", "bob",
+	              "upstream = h\n", "h", 22, "def-bob");
+	expect_answer_keys("answer: auth from the section, publickey cleared without keys", &cfg, "*",
+	                   "bob", "upstream = h\n", "", "id", AUTH_PASSWORD);
+	expect_answer("empty answer: the section's upstream, the client's name", &cfg, "carol",
+	              "carol", "", "default.example", 2200, "carol");
+	expect_answer_keys("empty answer: the section's keys and identity", &cfg, "carol", "carol", "",
+	                   ak, "id2", AUTH_ALL);
+	expect_answer("answer: comments, blank lines, CRLF, inline comment", &cfg, "carol", "carol",
+	              "# a comment\n\n  ; another\r\n\tuser = u2   ; inline\r\n",
+	              "default.example", 2200, "u2");
+	expect_answer("answer: bracketed IPv6 upstream", &cfg, "*", "bob",
+	              "upstream = [2001:db8::1]:2200\n", "2001:db8::1", 2200, "def-bob");
+	expect_answer("answer: UTF-8 user name", &cfg, "carol", "carol",
+	              "user = \xc3\xa9t\xc3\xa9\n", "default.example", 2200, "\xc3\xa9t\xc3\xa9");
+	expect_answer("answer: last line without newline", &cfg, "*", "bob", "upstream = last.example",
+	              "last.example", 22, "def-bob");
+	format_text(answer, sizeof(answer), "upstream = h\nauthorized_keys = %s/ak\nidentity = %s/id2\n",
+	            tmpdir, tmpdir);
+	expect_answer_keys("answer gives authorized_keys and identity", &cfg, "*", "bob", answer,
+	                   ak, id2, AUTH_PASSWORD | AUTH_PUBLICKEY);
+	expect_answer_keys("answer: relative identity next to route.ini", &cfg, "*", "bob",
+	                   "upstream = h\nidentity = id\n", "", "id", AUTH_PASSWORD);
+	format_text(answer, sizeof(answer), "upstream = h\nauthorized_keys = %s/ak\n", tmpdir);
+	expect_answer_keys("answer gives the keys a publickey-only route needs", &cfg, "keyonly",
+	                   "keyonly", answer, ak, "id", AUTH_PUBLICKEY);
+out:
+	config_free(&cfg);
+}
+
+static void test_answer_refused(void)
+{
+	struct config cfg;
+
+	if (load_answer_routes(&cfg) < 0)
+		goto out;
+	expect_bad_answer("answer: upstream = %u is refused", &cfg, "*", "bob", "upstream = %u\n",
+	                  WANT({ 1, "an answer may not contain %" }));
+	expect_bad_answer("answer: no % anywhere, not even %%", &cfg, "*", "bob",
+	                  "upstream = h\nuser = 100%%\n", WANT({ 2, "an answer may not contain %" }));
+	expect_bad_answer("answer: a refused key still counts for twice", &cfg, "*", "bob",
+	                  "upstream = %u.example\nupstream = h\n",
+	                  WANT({ 1, "may not contain %" },
+	                       { 2, "\"upstream\" given twice in the answer (first at line 1)" }));
+	expect_bad_answer("answer: a section line", &cfg, "*", "bob", "[route x]\nupstream = h\n",
+	                  WANT({ 1, "an answer has no sections" }));
+	expect_bad_answer("answer: auth is not allowed", &cfg, "*", "bob",
+	                  "upstream = h\nauth = password\n",
+	                  WANT({ 2, "key \"auth\" is not allowed in an answer" }));
+	expect_bad_answer("answer: lookup and lookup_timeout are not allowed", &cfg, "*", "bob",
+	                  "lookup = /bin/sh\nupstream = h\nlookup_timeout = 1\n",
+	                  WANT({ 1, "key \"lookup\" is not allowed" },
+	                       { 3, "key \"lookup_timeout\" is not allowed" }));
+	expect_bad_answer("answer: unknown key", &cfg, "*", "bob", "upstream = h\ncolour = red\n",
+	                  WANT({ 2, "key \"colour\" is not allowed" }));
+	expect_bad_answer("answer: key given twice", &cfg, "*", "bob", "upstream = a\nupstream = b\n",
+	                  WANT({ 2, "\"upstream\" given twice in the answer (first at line 1)" }));
+	expect_bad_answer("answer without upstream over a route without one", &cfg, "*", "bob",
+	                  "user = x\n", WANT({ 0, "the answer has no upstream" }));
+	expect_bad_answer("empty answer over a route without upstream", &cfg, "*", "bob", "",
+	                  WANT({ 0, "the answer has no upstream" }));
+	expect_bad_answer("answer: line without =", &cfg, "carol", "carol", "upstream h\nuser: x\n",
+	                  WANT({ 1, "expected \"key = value\"" }, { 2, "expected \"key = value\"" }));
+	expect_bad_answer("answer: missing key name", &cfg, "carol", "carol", "= h\n",
+	                  WANT({ 1, "missing key name" }));
+	expect_bad_answer("answer: empty value", &cfg, "carol", "carol", "user =\n",
+	                  WANT({ 1, "empty value for \"user\" in the answer" }));
+	expect_bad_answer("answer: the only publickey route gets no keys", &cfg, "keyonly", "keyonly",
+	                  "upstream = h\n",
+	                  WANT({ 0, "[route keyonly] allows only publickey and the answer gives no "
+	                            "authorized_keys" }));
+	{
+		char user[301];
+
+		memset(user, 'u', sizeof(user) - 1);
+		user[sizeof(user) - 1] = '\0';
+		expect_bad_answer("answer: a name too long for the upstream user", &cfg, "carol", user, "",
+		                  WANT({ 0, "does not fit" }));
+	}
+out:
+	config_free(&cfg);
+}
+
+/* Values go through route.ini's own checks. */
+static void test_answer_values(void)
+{
+	char answer[1024];
+	struct config cfg;
+
+	if (load_answer_routes(&cfg) < 0)
+		goto out;
+	expect_bad_answer("answer: bad upstreams", &cfg, "carol", "carol",
+	                  "upstream = h:0\n", WANT({ 1, "bad port \"0\"" }));
+	expect_bad_answer("answer: bare IPv6", &cfg, "carol", "carol",
+	                  "upstream = ::1\n", WANT({ 1, "in brackets" }));
+	expect_bad_answer("answer: bad host character", &cfg, "carol", "carol",
+	                  "upstream = h/x\n", WANT({ 1, "invalid character \"/\" in upstream host" }));
+	expect_bad_answer("answer: bad user character", &cfg, "carol", "carol",
+	                  "user = a b\n", WANT({ 1, "invalid character \" \" in user" }));
+	expect_bad_answer("answer: relative authorized_keys", &cfg, "carol", "carol",
+	                  "authorized_keys = ak\n", WANT({ 1, "authorized_keys \"ak\" is not an absolute path" }));
+	format_text(answer, sizeof(answer), "authorized_keys = %s/nothere\n", tmpdir);
+	expect_bad_answer("answer: missing authorized_keys", &cfg, "carol", "carol", answer,
+	                  WANT({ 1, "nothere: No such file or directory" }));
+	expect_bad_answer("answer: group-readable identity", &cfg, "carol", "carol",
+	                  "identity = id640\n", WANT({ 1, "identity id640 is readable by group or others" }));
+	expect_bad_answer("answer: identity is not a key", &cfg, "carol", "carol",
+	                  "identity = notakey\n", WANT({ 1, "identity notakey is not a usable private key" }));
+	expect_bad_answer("answer: several problems, in line order", &cfg, "*", "bob",
+	                  "colour = red\nupstream = h:0\n[x]\n",
+	                  WANT({ 1, "colour" }, { 2, "bad port" }, { 3, "no sections" }));
+out:
+	config_free(&cfg);
+	format_text(answer, sizeof(answer), SERVER "[route n]\nlookup = %s/lookup-ok\n", tmpdir);
+	if (load_good("answers without any identity: file", answer, &cfg) == 0) {
+		format_text(answer, sizeof(answer), "upstream = h\nauthorized_keys = %s/ak\n", tmpdir);
+		expect_bad_answer("answer: authorized_keys with no identity anywhere", &cfg, "n", "n",
+		                  answer, WANT({ 2, "authorized_keys but no identity" }));
+	}
+	config_free(&cfg);
+}
+
+/* Program output is untrusted bytes. */
+static void test_answer_bytes(void)
+{
+	size_t max = (size_t)ini_max_line - 3, big = 100000;
+	struct config cfg;
+	char *answer;
+
+	if (load_answer_routes(&cfg) < 0)
+		goto out;
+	expect_bad_answer("answer: invalid UTF-8", &cfg, "*", "bob", "upstream = h\xff\n",
+	                  WANT({ 1, "not valid UTF-8" }, { 0, "the answer has no upstream" }));
+	expect_bad_answer("answer: overlong UTF-8", &cfg, "carol", "carol", "user = \xc0\xaf\n",
+	                  WANT({ 1, "not valid UTF-8" }));
+	expect_bad_answer("answer: UTF-8 surrogate", &cfg, "carol", "carol", "user = \xed\xa0\x80\n",
+	                  WANT({ 1, "not valid UTF-8" }));
+	expect_bad_answer("answer: truncated UTF-8", &cfg, "carol", "carol", "user = a\xc3",
+	                  WANT({ 1, "not valid UTF-8" }));
+	expect_bad_answer("answer: C1 control character", &cfg, "carol", "carol", "user = a\xc2\x9b\n",
+	                  WANT({ 1, "not valid UTF-8" }));
+	expect_bad_answer("answer: control character", &cfg, "*", "bob", "upstream = h\x01x\n",
+	                  WANT({ 1, "control character 0x01" }, { 0, "no upstream" }));
+	expect_bad_answer("answer: escape sequence", &cfg, "carol", "carol", "user = \x1b[31mred\n",
+	                  WANT({ 1, "control character 0x1b" }));
+	expect_bad_answer("answer: CR inside a line", &cfg, "carol", "carol", "user = a\rb\n",
+	                  WANT({ 1, "control character 0x0d" }));
+	expect_bad_answer("answer: binary garbage", &cfg, "*", "bob", "\x89PNG\r\n\x1a\n\x7f\x80\x81\n",
+	                  WANT({ 1, "not valid UTF-8" }, { 2, "control character 0x1a" },
+	                       { 3, "control character 0x7f" }, { 0, "no upstream" }));
+	answer = malloc(big + 32);
+	if (answer == NULL)
+		exit(2);
+	memset(answer, '#', max);
+	strcpy(answer + max, "\nupstream = h\n");
+	expect_answer("answer: a line of the longest length route.ini takes", &cfg, "*", "bob", answer,
+	              "h", 22, "def-bob");
+	memset(answer, '#', max + 1);
+	strcpy(answer + max + 1, "\r\nupstream = h\n");
+	expect_bad_answer("answer: one character longer is too long", &cfg, "*", "bob", answer,
+	                  WANT({ 1, "line too long" }));
+	strcpy(answer, "upstream = ");
+	memset(answer + 11, 'x', big);
+	strcpy(answer + 11 + big, "\n");
+	expect_bad_answer("answer: a very long line", &cfg, "*", "bob", answer,
+	                  WANT({ 1, "line too long" }, { 0, "no upstream" }));
+	free(answer);
+out:
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1046,6 +1542,13 @@ int main(void)
 	test_identity_order();
 	test_relative_paths();
 	test_proxy_protocol();
+	test_lookup_parsing();
+	test_lookup_matching();
+	test_lookup_argv();
+	test_answer_good();
+	test_answer_refused();
+	test_answer_values();
+	test_answer_bytes();
 
 	test_section_errors();
 	test_key_errors();
@@ -1056,6 +1559,7 @@ int main(void)
 	test_authorized_keys_errors();
 	test_identity_errors();
 	test_auth_errors();
+	test_lookup_errors();
 	test_syntax_errors();
 	test_unreadable_file();
 	test_all_errors_in_one_pass();

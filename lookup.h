@@ -1,0 +1,24 @@
+/* lookup.h: routes decided by a program (route key "lookup"), in the
+ * spirit of sshd's AuthorizedKeysCommand. */
+#ifndef SSHROUTE_LOOKUP_H
+#define SSHROUTE_LOOKUP_H
+
+#include "config.h"
+
+/* The most a lookup program may print, in bytes. */
+#define LOOKUP_OUTPUT_MAX (64 * 1024)
+
+enum route_found {
+	ROUTE_FOUND,   /* out holds the route */
+	ROUTE_NONE,    /* no route, or the lookup said "no such user" */
+	ROUTE_FAILED,  /* the lookup failed: reported, nobody may be let in */
+};
+
+/* Finds the route for user, running the route's lookup program when it
+ * has one. client_addr and client_port are passed to the program. Every
+ * problem is reported through report. */
+enum route_found route_resolve(const struct config *cfg, const char *user,
+                               const char *client_addr, int client_port,
+                               struct route_target *out, config_report_fn report, void *ctx);
+
+#endif
