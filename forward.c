@@ -9,41 +9,149 @@
  * channels are a pair and relay.c moves their data. */
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "forward.h"
 #include "log.h"
 #include "pair.h"
 
-/* direct-tcpip from the client (ssh -L, -D, -W, -J): opened upstream
- * first, so that the upstream's policy decides. Returns 1 to have libssh
- * refuse the channel. */
-static int open_direct_tcpip(struct proxy *p, ssh_message msg)
+/* How long a new tunnel may hold up the connection while the far side
+ * decides: most refusals (AllowTcpForwarding, PermitOpen, a closed port)
+ * come back in milliseconds and are passed on as refusals. A far side
+ * that takes longer (a target that drops SYNs) gets the channel accepted
+ * anyway; the open goes on in the background (pair_open_pending) and a
+ * late refusal closes the channel. */
+#define OPEN_WAIT_MS 1000
+
+/* A far-side open still waiting for its answer: what it needs to ask
+ * libssh again. */
+struct pending_open {
+	int toward_client;   /* a forwarded-tcpip channel to the client */
+	char *host, *origin;
+	int port, origin_port;
+};
+
+static void pending_open_free(struct pending_open *po)
 {
-	const char *host = ssh_message_channel_request_open_destination(msg);
-	int port = ssh_message_channel_request_open_destination_port(msg);
-	struct pair *pr = pair_with_channels(p);
+	if (po == NULL)
+		return;
+	free(po->host);
+	free(po->origin);
+	free(po);
+}
+
+static struct pending_open *pending_open_new(int toward_client, ssh_message msg)
+{
+	struct pending_open *po = calloc(1, sizeof(*po));
+
+	if (po == NULL)
+		return NULL;
+	po->toward_client = toward_client;
+	po->host = strdup(ssh_message_channel_request_open_destination(msg));
+	po->origin = strdup(ssh_message_channel_request_open_originator(msg));
+	po->port = ssh_message_channel_request_open_destination_port(msg);
+	po->origin_port = ssh_message_channel_request_open_originator_port(msg);
+	if (po->host == NULL || po->origin == NULL) {
+		pending_open_free(po);
+		return NULL;
+	}
+	return po;
+}
+
+/* Asks the far side (nonblocking): SSH_OK, SSH_AGAIN or SSH_ERROR. */
+static int retry_open(struct pair *pr, const struct pending_open *po)
+{
+	if (po->toward_client)
+		return ssh_channel_open_reverse_forward(pair_client(pr), po->host, po->port,
+		                                        po->origin, po->origin_port);
+	return ssh_channel_open_forward(pair_upstream(pr), po->host, po->port, po->origin,
+	                                po->origin_port);
+}
+
+/* Waits up to wait_ms for the far side's answer. */
+static int first_answer(struct pair *pr, const struct pending_open *po, ssh_session far,
+                        int wait_ms)
+{
+	struct pollfd pfd = { ssh_get_fd(far), POLLIN, 0 };
+	int rc, waited;
+
+	for (waited = 0;; waited += 50) {
+		rc = retry_open(pr, po);
+		if (rc != SSH_AGAIN || waited >= wait_ms)
+			return rc;
+		poll(&pfd, 1, 50);
+	}
+}
+
+void forward_open_abandon(struct pending_open *po)
+{
+	pending_open_free(po);
+}
+
+int forward_open_step(struct pair *pr, struct pending_open *po)
+{
+	int rc = retry_open(pr, po);
+
+	if (rc == SSH_ERROR)
+		log_info("the %s refused a %s channel to %s port %d, after accepting its twin",
+		         po->toward_client ? "client" : "upstream",
+		         po->toward_client ? "forwarded-tcpip" : "direct-tcpip", po->host, po->port);
+	if (rc != SSH_AGAIN)
+		pending_open_free(po);
+	return rc;
+}
+
+/* Opens a tunnel's channel on the far side, then accepts msg's channel on
+ * the near side. Returns 1 to have libssh refuse msg. */
+static int open_tunnel(struct proxy *p, ssh_message msg, int toward_client)
+{
+	ssh_session far = toward_client ? p->client : p->upstream;
+	struct pending_open *po = pending_open_new(toward_client, msg);
+	struct pair *pr = po ? pair_with_channels(p) : NULL;
+	const char *kind = toward_client ? "forwarded-tcpip" : "direct-tcpip";
 	int rc;
 
-	if (pr == NULL)
+	if (pr == NULL) {
+		pending_open_free(po);
 		return 1;
-	set_blocking(p->upstream, 1);
-	rc = ssh_channel_open_forward(pair_upstream(pr), host, port,
-	                              ssh_message_channel_request_open_originator(msg),
-	                              ssh_message_channel_request_open_originator_port(msg));
-	set_blocking(p->upstream, 0);
-	if (rc != SSH_OK) {
-		log_info("upstream refused a tunnel to %s port %d: %s", host, port,
-		         ssh_get_error(p->upstream));
+	}
+	/* A forwarded-tcpip open comes from inside the upstream's callback,
+	 * where the upstream cannot be read: waiting there would stall any
+	 * session the client opens meanwhile (it needs the upstream's
+	 * answer). So the client's answer is not waited for. */
+	set_blocking(far, 0);
+	rc = first_answer(pr, po, far, toward_client ? 0 : OPEN_WAIT_MS);
+	if (rc == SSH_ERROR) {
+		log_info("the %s refused a %s channel to %s port %d: %s",
+		         toward_client ? "client" : "upstream", kind, po->host, po->port,
+		         ssh_get_error(far));
+		pending_open_free(po);
 		pair_free(pr);
 		return 1;
 	}
-	if (ssh_message_channel_request_open_reply_accept_channel(msg, pair_client(pr)) != SSH_OK) {
+	if (ssh_message_channel_request_open_reply_accept_channel(
+		    msg, toward_client ? pair_upstream(pr) : pair_client(pr)) != SSH_OK) {
+		pending_open_free(po);
 		pair_free(pr);
 		return 0;
 	}
-	log_verbose("tunnel to %s port %d", host, port);
-	start_pair(p, pr, "direct-tcpip");
+	log_verbose("%s channel to %s port %d%s", kind, po->host, po->port,
+	            rc == SSH_AGAIN ? ": the far side has not answered yet" : "");
+	if (rc == SSH_AGAIN)
+		pair_open_pending(pr, po, toward_client);
+	else
+		pending_open_free(po);
+	start_pair(p, pr, kind);
 	return 0;
+}
+
+/* direct-tcpip from the client (ssh -L, -D, -W, -J): opened upstream
+ * first, so that the upstream's policy decides. */
+static int open_direct_tcpip(struct proxy *p, ssh_message msg)
+{
+	return open_tunnel(p, msg, 0);
 }
 
 /* tcpip-forward (ssh -R): the upstream listens; with port 0 the port it
@@ -97,26 +205,7 @@ int forward_client_message(struct proxy *p, ssh_message msg)
  * opened toward the client first, so that the client decides. */
 static int open_forwarded_tcpip(struct proxy *p, ssh_message msg)
 {
-	struct pair *pr = pair_with_channels(p);
-	int rc;
-
-	if (pr == NULL)
-		return 1;
-	set_blocking(p->client, 1);
-	rc = ssh_channel_open_reverse_forward(pair_client(pr),
-	                                      ssh_message_channel_request_open_destination(msg),
-	                                      ssh_message_channel_request_open_destination_port(msg),
-	                                      ssh_message_channel_request_open_originator(msg),
-	                                      ssh_message_channel_request_open_originator_port(msg));
-	set_blocking(p->client, 0);
-	if (rc != SSH_OK ||
-	    ssh_message_channel_request_open_reply_accept_channel(msg, pair_upstream(pr)) != SSH_OK) {
-		log_info("client refused a connection to a forwarded port");
-		pair_free(pr);
-		return rc != SSH_OK;
-	}
-	start_pair(p, pr, "forwarded-tcpip");
-	return 0;
+	return open_tunnel(p, msg, 1);
 }
 
 /* What the upstream session gets besides channel traffic. Global requests

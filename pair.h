@@ -20,6 +20,19 @@ void pair_free(struct pair *pr);
 ssh_channel pair_client(const struct pair *pr);
 ssh_channel pair_upstream(const struct pair *pr);
 
+/* A tunnel whose far side has not answered its open yet: the relay asks
+ * again with forward_open_step() (forward.c) before it moves the pair's
+ * data; toward_client tells which side is still opening. */
+struct pending_open;
+void pair_open_pending(struct pair *pr, struct pending_open *po, int toward_client);
+
+/* Asks the far side again; SSH_OK or SSH_ERROR (both free po), or
+ * SSH_AGAIN. */
+int forward_open_step(struct pair *pr, struct pending_open *po);
+
+/* Forgets a pending open when its pair is freed. */
+void forward_open_abandon(struct pending_open *po);
+
 /* Control requests block for the other side's answer; data never does. */
 void set_blocking(ssh_session s, int blocking);
 

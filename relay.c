@@ -52,6 +52,8 @@ struct pair {
 	int exit_core;
 
 	unsigned long id;        /* for the log: channels are counted from 1 */
+	struct pending_open *opening;  /* the far side's open is not answered yet */
+	int opening_toward_client;
 	struct pair *next;
 };
 
@@ -400,13 +402,16 @@ static void send_exit(struct pair *pr)
 	pr->sent_exit = 1;
 }
 
+/* The exit status goes on even when the client has already closed its
+ * side: a client that has sent and received EOF may close first, and sshd
+ * still sends the exit status then, which the client still takes. */
 static void finish_downstream(struct pair *pr, int down_drained)
 {
-	if (pr->client_closed || pr->sent_close_down || !down_drained)
+	if (pr->sent_close_down || !down_drained)
 		return;
 	if (pr->exit_kind != EXIT_NONE && !pr->sent_exit)
 		send_exit(pr);
-	if (pr->upstream_eof && !pr->sent_eof_down) {
+	if (pr->upstream_eof && !pr->sent_eof_down && !pr->client_closed) {
 		pr->sent_eof_down = 1;
 		ssh_channel_send_eof(pr->client);
 	}
@@ -422,30 +427,62 @@ static void finish_upstream(struct pair *pr, int up_drained)
 	}
 }
 
-/* A pair closes on both sides once either side closed and everything it
- * sent before has been passed on. */
+/* Each side's close is passed on once what it sent before has been: the
+ * client's close goes upstream, the upstream's (which follows its exit
+ * status) goes to the client. A close is also the answer to the other
+ * side's close. */
 static void close_pair(struct pair *pr, int up_drained, int down_drained)
 {
-	int ended = (pr->upstream_closed && down_drained) || (pr->client_closed && up_drained);
+	int upstream_done = pr->upstream_closed && down_drained;
 
-	if (!ended)
-		return;
-	if (!pr->sent_close_down || !pr->sent_close_up)
+	if (!pr->sent_close_up && ((pr->client_closed && up_drained) || upstream_done)) {
 		log_verbose("channel %lu: closed by the %s", pr->id,
-		            pr->upstream_closed && down_drained ? "upstream" : "client");
-	if (!pr->sent_close_down) {
-		pr->sent_close_down = 1;
-		ssh_channel_close(pr->client);
-	}
-	if (!pr->sent_close_up) {
+		            upstream_done ? "upstream" : "client");
 		pr->sent_close_up = 1;
 		ssh_channel_close(pr->upstream);
 	}
+	if (!pr->sent_close_down && upstream_done) {
+		pr->sent_close_down = 1;
+		ssh_channel_close(pr->client);
+	}
+}
+
+void pair_open_pending(struct pair *pr, struct pending_open *po, int toward_client)
+{
+	pr->opening = po;
+	pr->opening_toward_client = toward_client;
+}
+
+/* A late refusal of a tunnel's far side: its accepted twin is closed as if
+ * the far side had closed. Returns 1 while the open is still pending. */
+static int still_opening(struct pair *pr)
+{
+	int rc;
+
+	if (pr->opening == NULL)
+		return 0;
+	rc = forward_open_step(pr, pr->opening);
+	if (rc == SSH_AGAIN)
+		return 1;
+	pr->opening = NULL;
+	if (rc == SSH_OK)
+		return 0;
+	if (pr->opening_toward_client) {
+		pr->client_eof = pr->client_closed = 1;
+		pr->sent_close_down = 1; /* never opened: nothing to close */
+	} else {
+		pr->upstream_eof = pr->upstream_closed = 1;
+		pr->sent_close_up = 1;
+	}
+	return 0;
 }
 
 static void pump_pair(struct pair *pr)
 {
 	int up_drained, down_drained;
+
+	if (still_opening(pr))
+		return;
 
 	while (pump_data(pr))
 		;
@@ -465,6 +502,8 @@ static int pair_finished(const struct pair *pr)
 
 void pair_free(struct pair *pr)
 {
+	if (pr->opening)
+		forward_open_abandon(pr->opening);
 	if (pr->client) {
 		ssh_remove_channel_callbacks(pr->client, &pr->client_cb);
 		ssh_channel_free(pr->client);
