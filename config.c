@@ -43,7 +43,7 @@ enum section_kind {
 };
 
 enum server_key { KEY_HOST_KEY, KEY_KNOWN_HOSTS, KEY_SERVER_IDENTITY, KEY_LOGIN_GRACE_TIME,
-	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, KEY_PROXY_PROTOCOL, N_SERVER_KEYS };
+	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, KEY_PROXY_PROTOCOL, KEY_IDLE_TIMEOUT, N_SERVER_KEYS };
 /* The keys a lookup answer may set come first: route_keys[0..N_ANSWER_KEYS)
  * are the answer's keys. */
 enum route_key { KEY_UPSTREAM, KEY_USER, KEY_AUTHORIZED_KEYS, KEY_IDENTITY, KEY_AUTH,
@@ -605,6 +605,11 @@ static void set_login_grace_time(struct parser *p, const char *value)
 	parse_number(p, "login_grace_time", value, 0, 86400, &p->cfg->login_grace_time);
 }
 
+static void set_idle_timeout(struct parser *p, const char *value)
+{
+	parse_number(p, "idle_timeout", value, 0, 604800, &p->cfg->idle_timeout);
+}
+
 static void set_max_auth_tries(struct parser *p, const char *value)
 {
 	parse_number(p, "max_auth_tries", value, 1, 100, &p->cfg->max_auth_tries);
@@ -823,6 +828,7 @@ static const struct key_def server_keys[N_SERVER_KEYS] = {
 	[KEY_MAX_AUTH_TRIES] = { "max_auth_tries", 0, set_max_auth_tries },
 	[KEY_LOG_LEVEL] = { "log_level", 0, set_log_level },
 	[KEY_PROXY_PROTOCOL] = { "proxy_protocol", 0, set_proxy_protocol },
+	[KEY_IDLE_TIMEOUT] = { "idle_timeout", 0, set_idle_timeout },
 };
 
 static const struct key_def route_keys[N_ROUTE_KEYS] = {

@@ -50,6 +50,7 @@ struct config {
 	int max_auth_tries;          /* default 6 */
 	enum log_level log_level;    /* default LOG_LEVEL_INFO */
 	int proxy_protocol;          /* connections start with a PROXY header */
+	int idle_timeout;            /* seconds without channel data, 0 = no limit */
 	struct route *routes;        /* in file order */
 	size_t n_routes;
 };

@@ -33,6 +33,7 @@ struct proxy {
 	struct pair *pairs;           /* relayed session channels */
 	unsigned long channels_opened;
 	unsigned long long bytes_to_upstream, bytes_to_client;
+	struct timespec last_activity;  /* channel data last moved (idle_timeout) */
 	int last_exit_status;         /* -1 when none was relayed */
 };
 

@@ -370,6 +370,10 @@ static int pump_data(struct pair *pr)
 	struct proxy *p = pr->p;
 	int moved = 0;
 
+	/* what is pending counts as activity, even if the far side is slow */
+	if (pr->up.pending || pr->down_out.pending || pr->down_err.pending)
+		clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
+
 	moved |= pump_stream(&pr->up, pr->client, !pr->sent_close_down, pr->upstream,
 	                     upstream_writable(pr), &p->bytes_to_upstream);
 	moved |= pump_stream(&pr->down_out, pr->upstream, !pr->sent_close_up, pr->client,
@@ -653,12 +657,29 @@ static void upstream_gone(struct proxy *p)
 	          active ? "sshroute: the connection to the server was lost" : NULL);
 }
 
+/* idle_timeout: no channel data either way for that long ends the
+ * connection. */
+static int idle_too_long(const struct proxy *p)
+{
+	struct timespec now;
+
+	if (p->cfg->idle_timeout <= 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec - p->last_activity.tv_sec >= p->cfg->idle_timeout;
+}
+
 void relay_run(struct proxy *p)
 {
 	ssh_set_blocking(p->client, 0);
 	set_blocking(p->upstream, 0);
+	clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
 	for (;;) {
 		pump_all(p);
+		if (idle_too_long(p)) {
+			log_info("no data for %d seconds (idle_timeout)", p->cfg->idle_timeout);
+			proxy_end(p, EXIT_OK, "idle timeout", "sshroute: idle timeout");
+		}
 		if (session_is_gone(p->client)) {
 			log_verbose("client closed the connection");
 			proxy_end(p, EXIT_OK, "client closed", NULL);

@@ -1034,6 +1034,15 @@ static void test_proxy_protocol(void)
 			fail("proxy_protocol is off by default", "got %d", cfg.proxy_protocol);
 	}
 	config_free(&cfg);
+	if (load_good("idle_timeout", SERVER "idle_timeout = 600\n[route a]\nupstream = h\n", &cfg) == 0) {
+		if (cfg.idle_timeout == 600)
+			pass("idle_timeout is read");
+		else
+			fail("idle_timeout is read", "got %d", cfg.idle_timeout);
+	}
+	config_free(&cfg);
+	expect_problems("idle_timeout out of range", SERVER "idle_timeout = -1\n[route a]\nupstream = h\n",
+	                WANT({ 4, "idle_timeout" }));
 	expect_problems("bad proxy_protocol", SERVER "proxy_protocol = yes\n[route a]\nupstream = h\n",
 	                WANT({ 4, "bad proxy_protocol \"yes\"" }));
 }
