@@ -158,21 +158,79 @@ static int upstream_open(const struct pair *pr)
 	return !pr->upstream_closed && !pr->sent_close_up;
 }
 
-static int on_pty_request(ssh_session s, ssh_channel c, const char *term, int cols, int rows,
-                          int px_width, int px_height, void *userdata)
-{
-	struct pair *pr = userdata;
-	int rc;
+/* The requests that wait for the upstream's answer. */
+enum request_kind { REQ_PTY, REQ_SHELL, REQ_EXEC, REQ_SUBSYSTEM, REQ_ENV };
 
-	(void)s, (void)c, (void)px_width, (void)px_height;
+static const char *const request_names[] = {
+	[REQ_PTY] = "pty-req", [REQ_SHELL] = "shell", [REQ_EXEC] = "exec",
+	[REQ_SUBSYSTEM] = "subsystem", [REQ_ENV] = "env",
+};
+
+/* Passes one request upstream; its answer is the client's (0 or -1). */
+static int forward_request(struct pair *pr, enum request_kind kind, const char *arg,
+                           const char *value, int cols, int rows)
+{
+	ssh_channel up = pr->upstream;
+	int rc = SSH_ERROR;
+
 	if (!upstream_open(pr))
 		return -1;
 	set_blocking(pr->p->upstream, 1);
-	rc = ssh_channel_request_pty_size(pr->upstream, term, cols, rows);
+	switch (kind) {
+	case REQ_PTY:
+		rc = ssh_channel_request_pty_size(up, arg, cols, rows);
+		break;
+	case REQ_SHELL:
+		rc = ssh_channel_request_shell(up);
+		break;
+	case REQ_EXEC:
+		rc = ssh_channel_request_exec(up, arg);
+		break;
+	case REQ_SUBSYSTEM:
+		rc = ssh_channel_request_subsystem(up, arg);
+		break;
+	case REQ_ENV:
+		rc = ssh_channel_request_env(up, arg, value);
+		break;
+	}
 	set_blocking(pr->p->upstream, 0);
-	return request_answer(pr, rc, "pty-req");
+	return request_answer(pr, rc, request_names[kind]);
 }
 
+static int on_pty_request(ssh_session s, ssh_channel c, const char *term, int cols, int rows,
+                          int px_width, int px_height, void *userdata)
+{
+	(void)s, (void)c, (void)px_width, (void)px_height;
+	return forward_request(userdata, REQ_PTY, term, NULL, cols, rows);
+}
+
+static int on_shell_request(ssh_session s, ssh_channel c, void *userdata)
+{
+	(void)s, (void)c;
+	return forward_request(userdata, REQ_SHELL, NULL, NULL, 0, 0);
+}
+
+static int on_exec_request(ssh_session s, ssh_channel c, const char *command, void *userdata)
+{
+	(void)s, (void)c;
+	return forward_request(userdata, REQ_EXEC, command, NULL, 0, 0);
+}
+
+static int on_subsystem_request(ssh_session s, ssh_channel c, const char *subsystem,
+                                void *userdata)
+{
+	(void)s, (void)c;
+	return forward_request(userdata, REQ_SUBSYSTEM, subsystem, NULL, 0, 0);
+}
+
+static int on_env_request(ssh_session s, ssh_channel c, const char *name, const char *value,
+                          void *userdata)
+{
+	(void)s, (void)c;
+	return forward_request(userdata, REQ_ENV, name, value, 0, 0);
+}
+
+/* window-change wants no answer, so it does not wait for one. */
 static int on_window_change(ssh_session s, ssh_channel c, int cols, int rows, int px_width,
                             int px_height, void *userdata)
 {
@@ -183,64 +241,6 @@ static int on_window_change(ssh_session s, ssh_channel c, int cols, int rows, in
 		return -1;
 	return request_answer(pr, ssh_channel_change_pty_size(pr->upstream, cols, rows),
 	                      "window-change");
-}
-
-static int on_shell_request(ssh_session s, ssh_channel c, void *userdata)
-{
-	struct pair *pr = userdata;
-	int rc;
-
-	(void)s, (void)c;
-	if (!upstream_open(pr))
-		return -1;
-	set_blocking(pr->p->upstream, 1);
-	rc = ssh_channel_request_shell(pr->upstream);
-	set_blocking(pr->p->upstream, 0);
-	return request_answer(pr, rc, "shell");
-}
-
-static int on_exec_request(ssh_session s, ssh_channel c, const char *command, void *userdata)
-{
-	struct pair *pr = userdata;
-	int rc;
-
-	(void)s, (void)c;
-	if (!upstream_open(pr))
-		return -1;
-	set_blocking(pr->p->upstream, 1);
-	rc = ssh_channel_request_exec(pr->upstream, command);
-	set_blocking(pr->p->upstream, 0);
-	return request_answer(pr, rc, "exec");
-}
-
-static int on_subsystem_request(ssh_session s, ssh_channel c, const char *subsystem,
-                                void *userdata)
-{
-	struct pair *pr = userdata;
-	int rc;
-
-	(void)s, (void)c;
-	if (!upstream_open(pr))
-		return -1;
-	set_blocking(pr->p->upstream, 1);
-	rc = ssh_channel_request_subsystem(pr->upstream, subsystem);
-	set_blocking(pr->p->upstream, 0);
-	return request_answer(pr, rc, "subsystem");
-}
-
-static int on_env_request(ssh_session s, ssh_channel c, const char *name, const char *value,
-                          void *userdata)
-{
-	struct pair *pr = userdata;
-	int rc;
-
-	(void)s, (void)c;
-	if (!upstream_open(pr))
-		return -1;
-	set_blocking(pr->p->upstream, 1);
-	rc = ssh_channel_request_env(pr->upstream, name, value);
-	set_blocking(pr->p->upstream, 0);
-	return request_answer(pr, rc, "env");
 }
 
 /* ssh -A: the upstream will open auth-agent channels back to the client. */
