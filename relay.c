@@ -293,6 +293,7 @@ static int refill(struct stream *st, ssh_channel src)
 	int n;
 
 	st->off = st->len = 0;
+	/* cppcheck-suppress knownConditionTrueFalse ; only on pump_stream's !src_readable path */
 	if (want == 0)
 		return 0;
 	n = ssh_channel_read_nonblocking(src, st->carry, want, st->is_stderr);
@@ -647,11 +648,11 @@ static void upstream_gone(struct proxy *p)
 	struct pair *pr;
 	int active = 0;
 
-	for (pr = p->pairs; pr; pr = pr->next) {
+	/* No channel end is passed on first: an OpenSSH client leaves as soon
+	 * as its last channel closes, before the disconnect message that says
+	 * why would arrive. */
+	for (pr = p->pairs; pr; pr = pr->next)
 		active |= !pr->sent_close_down && !pr->client_closed;
-		pr->upstream_eof = pr->upstream_closed = 1;
-	}
-	pump_all(p);
 	log_info("upstream closed the connection: %s", ssh_get_error(p->upstream));
 	proxy_end(p, active ? EXIT_UPSTREAM : EXIT_OK, "upstream closed",
 	          active ? "sshroute: the connection to the server was lost" : NULL);
@@ -666,7 +667,9 @@ static int idle_too_long(const struct proxy *p)
 	if (p->cfg->idle_timeout <= 0)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec - p->last_activity.tv_sec >= p->cfg->idle_timeout;
+	return (now.tv_sec - p->last_activity.tv_sec) * 1000 +
+	       (now.tv_nsec - p->last_activity.tv_nsec) / 1000000 >=
+	       (long)p->cfg->idle_timeout * 1000;
 }
 
 void relay_run(struct proxy *p)
@@ -675,17 +678,19 @@ void relay_run(struct proxy *p)
 	set_blocking(p->upstream, 0);
 	clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
 	for (;;) {
+		/* The upstream first: when its socket fails inside a write to the
+		 * client, libssh marks the client session failed too. */
+		if (session_is_gone(p->upstream))
+			upstream_gone(p);
+		if (session_is_gone(p->client)) {
+			log_verbose("client closed the connection");
+			proxy_end(p, EXIT_OK, "client closed", NULL);
+		}
 		pump_all(p);
 		if (idle_too_long(p)) {
 			log_info("no data for %d seconds (idle_timeout)", p->cfg->idle_timeout);
 			proxy_end(p, EXIT_OK, "idle timeout", "sshroute: idle timeout");
 		}
-		if (session_is_gone(p->client)) {
-			log_verbose("client closed the connection");
-			proxy_end(p, EXIT_OK, "client closed", NULL);
-		}
-		if (session_is_gone(p->upstream))
-			upstream_gone(p);
 		ssh_event_dopoll(p->event, POLL_MS);
 	}
 }

@@ -11,6 +11,7 @@
 #include <libssh/server.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +372,31 @@ static void log_session_record(const struct proxy *p, int code, const char *reas
 	log_record(LOG_LEVEL_INFO, "session end", fields, sizeof(fields) / sizeof(fields[0]));
 }
 
+/* The socket is still there, even if libssh marked the session failed
+ * (it does so to the client session when the upstream fails inside a
+ * write to the client). */
+static int still_connected(ssh_session s)
+{
+	return ssh_is_connected(s) && ssh_get_fd(s) != SSH_INVALID_SOCKET;
+}
+
+/* After a disconnect message, the socket is shut down for writing and
+ * drained briefly before it closes: closing it with unread client data
+ * would send a reset, and the client could lose the message. */
+static void linger_after_goodbye(int fd)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	struct timespec start;
+	char buf[16384];
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	shutdown(fd, SHUT_WR);
+	while (seconds_since(&start) < 1.0 && poll(&pfd, 1, 200) > 0)
+		if (read(fd, buf, sizeof(buf)) <= 0)
+			break;
+	close(fd);
+}
+
 /* libssh writes a packet at once only when its last poll saw the socket
  * writable, and ssh_disconnect() closes the socket right after queueing
  * its message. So queue an SSH_MSG_IGNORE, poll until it is written, and
@@ -381,7 +407,7 @@ static void flush_session(struct proxy *p, ssh_session s)
 {
 	int i;
 
-	if (p->event == NULL || session_is_gone(s))
+	if (p->event == NULL || !still_connected(s))
 		return;
 	ssh_send_ignore(s, "");
 	for (i = 0; i < 50 && (ssh_get_status(s) & SSH_WRITE_PENDING); i++)
@@ -403,11 +429,16 @@ void proxy_end(struct proxy *p, int code, const char *reason, const char *messag
 		message = NULL;
 	}
 	log_session_record(p, code, reason);
-	if (p->client && !session_is_gone(p->client)) {
+	if (p->client && still_connected(p->client)) {
+		/* libssh closes its fd; a copy keeps the socket for the linger */
+		int keep = message ? dup(client_fd) : -1;
+
 		flush_session(p, p->client);
 		if (message)
 			ssh_session_set_disconnect_message(p->client, message);
 		ssh_disconnect(p->client);
+		if (keep >= 0)
+			linger_after_goodbye(keep);
 	}
 	if (p->upstream && !session_is_gone(p->upstream))
 		ssh_disconnect(p->upstream);
