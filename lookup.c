@@ -111,6 +111,7 @@ static int read_some(struct run *run, int fd)
 		run->err_len += take;
 		return 1;
 	}
+	/* NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result): a constant */
 	if (run->out_len + (size_t)n > LOOKUP_OUTPUT_MAX) {
 		run->failure = "its output is larger than 64 KiB";
 		return 0;

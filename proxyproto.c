@@ -207,6 +207,7 @@ static int v1_address(const char *field, size_t n, int family, int partial,
 	if (n > longest)
 		return 0;
 	for (i = 0; i < n; i++)
+		/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): strchr would take NUL */
 		if (!memchr(allowed, field[i], strlen(allowed)))
 			return 0;
 	if (partial)

@@ -93,6 +93,7 @@ stalled() {
 	sleep 3
 	rss=$(peak_rss_kib gw)
 	wait "$pid"
+	memory_check_applies "$name: sshroute peak memory" || return 0
 	if [ "$rss" -gt 0 ] && [ "$rss" -lt "$LIMIT_KIB" ]; then
 		ok "$name: sshroute peak memory ${rss} KiB"
 	else
