@@ -5,10 +5,10 @@
  * close, exit status): libssh calls them from inside its own calls, even
  * from inside a write on the other session, so acting there would nest.
  * All the moving happens in pump_pair(), run from the main loop after each
- * poll: it reads what the destination's window allows into a small carry
- * buffer and writes it on. Bytes the window does not allow stay in libssh,
- * whose own window then stops the sender: that is the flow control, and
- * memory stays bounded by the windows. */
+ * poll: it reads what libssh holds into a carry buffer and writes on what
+ * the destination's window allows. Until the carry is empty nothing more
+ * is read, so libssh's window stops the sender: that is the flow control,
+ * and memory stays bounded by the windows. */
 #include "relay.h"
 
 #include <libssh/callbacks.h>
@@ -19,7 +19,10 @@
 #include "log.h"
 #include "pair.h"
 
-#define CARRY_SIZE (64 * 1024)
+/* The carry takes everything libssh holds on a channel at once (see
+ * refill); libssh holds at most its window (1,280,000 bytes) and a packet
+ * beyond what was read, so this never cuts a read short in practice. */
+#define CARRY_MAX (2 * 1024 * 1024)
 #define POLL_MS 1000
 
 /* One direction of one data stream: bytes libssh holds for us on the
@@ -28,7 +31,8 @@ struct stream {
 	int is_stderr;
 	uint32_t pending;
 	size_t off, len;
-	char carry[CARRY_SIZE];
+	char *carry;             /* grows as needed, up to CARRY_MAX */
+	size_t cap;
 };
 
 enum exit_kind { EXIT_NONE, EXIT_STATUS, EXIT_SIGNAL };
@@ -285,17 +289,45 @@ static int stream_drained(const struct stream *st)
 	return st->pending == 0 && st->off == st->len;
 }
 
+/* Makes room for want bytes in an empty carry. */
+static int carry_room(struct stream *st, uint32_t want)
+{
+	size_t cap = st->cap ? st->cap : 64 * 1024;
+	char *grown;
+
+	while (cap < want)
+		cap *= 2;
+	if (cap == st->cap)
+		return 0;
+	grown = realloc(st->carry, cap);
+	if (grown == NULL)
+		return -1;
+	st->carry = grown;
+	st->cap = cap;
+	return 0;
+}
+
 /* Refills an empty carry from what libssh holds on src. Only called while
- * libssh holds bytes, so the read does not poll (and nest). */
+ * libssh holds bytes, so the read does not poll (and nest).
+ *
+ * It takes all of it: each ssh_channel_read() in libssh 0.10 reopens the
+ * sender's window to 1,280,000 bytes without counting what libssh still
+ * holds, so reading a little at a time from a fast sender to a slow
+ * receiver let libssh's buffer grow without bound (16-97 MiB seen on
+ * uploads). Emptying it on every read keeps it under one window. */
 static int refill(struct stream *st, ssh_channel src)
 {
-	uint32_t want = st->pending < CARRY_SIZE ? st->pending : CARRY_SIZE;
+	uint32_t want = st->pending < CARRY_MAX ? st->pending : CARRY_MAX;
 	int n;
 
 	st->off = st->len = 0;
 	/* cppcheck-suppress knownConditionTrueFalse ; only on pump_stream's !src_readable path */
 	if (want == 0)
 		return 0;
+	if (carry_room(st, want) < 0) {
+		log_error("out of memory for a channel's data");
+		return 0;
+	}
 	n = ssh_channel_read_nonblocking(src, st->carry, want, st->is_stderr);
 	if (n <= 0) {
 		st->pending = 0;
@@ -517,6 +549,9 @@ void pair_free(struct pair *pr)
 		ssh_remove_channel_callbacks(pr->upstream, &pr->upstream_cb);
 		ssh_channel_free(pr->upstream);
 	}
+	free(pr->up.carry);
+	free(pr->down_out.carry);
+	free(pr->down_err.carry);
 	free(pr->exit_signal);
 	free(pr->exit_errmsg);
 	free(pr->exit_lang);
