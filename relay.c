@@ -413,6 +413,10 @@ static int pump_data(struct pair *pr)
 	                     client_writable(pr), &p->bytes_to_client);
 	moved |= pump_stream(&pr->down_err, pr->upstream, !pr->sent_close_up, pr->client,
 	                     client_writable(pr), &p->bytes_to_client);
+	/* bytes that came and went within this pump (a write can poll and
+	 * bring more) were never seen pending above */
+	if (moved)
+		clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
 	return moved;
 }
 
