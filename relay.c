@@ -56,6 +56,7 @@ struct pair {
 	int exit_core;
 
 	unsigned long id;        /* for the log: channels are counted from 1 */
+	struct timespec close_held_since;  /* see hold_client_close() */
 	struct pending_open *opening;  /* the far side's open is not answered yet */
 	int opening_toward_client;
 	struct pair *next;
@@ -472,11 +473,34 @@ static void finish_upstream(struct pair *pr, int up_drained)
  * client's close goes upstream, the upstream's (which follows its exit
  * status) goes to the client. A close is also the answer to the other
  * side's close. */
+/* Seconds a client's close waits before it goes upstream, when the
+ * upstream's command has sent EOF but no exit status yet. */
+#define CLOSE_HOLD_SECONDS 2
+
+/* A client that has sent and received EOF may close its channel before
+ * the exit status arrives. sshd, once it receives a close, ends the
+ * session without sending the exit status; so the close waits (a little)
+ * for it, and the exit status still reaches the client. */
+static int hold_client_close(struct pair *pr)
+{
+	struct timespec now;
+
+	if (pr->exit_kind != EXIT_NONE || !pr->upstream_eof)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (pr->close_held_since.tv_sec == 0) {
+		pr->close_held_since = now;
+		return 1;
+	}
+	return now.tv_sec - pr->close_held_since.tv_sec < CLOSE_HOLD_SECONDS;
+}
+
 static void close_pair(struct pair *pr, int up_drained, int down_drained)
 {
 	int upstream_done = pr->upstream_closed && down_drained;
+	int client_done = pr->client_closed && up_drained && !hold_client_close(pr);
 
-	if (!pr->sent_close_up && ((pr->client_closed && up_drained) || upstream_done)) {
+	if (!pr->sent_close_up && (client_done || upstream_done)) {
 		log_verbose("channel %lu: closed by the %s", pr->id,
 		            upstream_done ? "upstream" : "client");
 		pr->sent_close_up = 1;
