@@ -271,41 +271,10 @@ wait_listening() {
 
 declare -A UP_ADDR UP_PORT UP_PID UP_DIR
 
-# start_upstream NAME ADDR PORT: a real sshd as host "host-NAME" on ADDR:PORT.
+# start_upstream NAME ADDR PORT: a real sshd as host "host-NAME" on ADDR:PORT
+# (start_upstream_with, further down, without extra sshd_config lines).
 start_upstream() {
-	local name=$1 addr=$2 port=$3 dir=$T/up-$1 pid
-	mkdir -p "$dir" /run/sshd
-	chmod 755 /run/sshd
-	ssh-keygen -q -t ed25519 -N '' -C "host-$name" -f "$dir/ssh_host_ed25519_key" || die "ssh-keygen for $name"
-	cat >"$dir/sshd_config" <<-EOF
-		ListenAddress $addr:$port
-		HostKey $dir/ssh_host_ed25519_key
-		PidFile $dir/sshd.pid
-		UsePAM no
-		PasswordAuthentication yes
-		KbdInteractiveAuthentication no
-		PubkeyAuthentication no
-		AuthorizedKeysFile none
-		PermitRootLogin no
-		StrictModes no
-		PrintMotd no
-		PrintLastLog no
-		UseDNS no
-		X11Forwarding no
-		AcceptEnv SRT_*
-		MaxSessions 20
-		MaxStartups 50:30:100
-		Subsystem sftp internal-sftp
-	EOF
-	unshare --uts sh -c "hostname host-$name && exec $SSHD -D -e -f $dir/sshd_config" \
-		</dev/null >>"$dir/sshd.log" 2>&1 &
-	pid=$!
-	track_pid "$pid"
-	if ! wait_listening "$addr" "$port" "$pid"; then
-		note "sshd for $name did not come up:" "$(tail -n 5 "$dir/sshd.log")"
-		die "upstream $name on $addr:$port"
-	fi
-	UP_ADDR[$name]=$addr UP_PORT[$name]=$port UP_PID[$name]=$pid UP_DIR[$name]=$dir
+	start_upstream_with "$1" "$2" "$3" ""
 }
 
 # host_pattern HOST PORT: how known_hosts names HOST:PORT.
