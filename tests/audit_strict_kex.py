@@ -1,0 +1,18 @@
+#!/usr/bin/python3
+"""tests/audit_strict_kex.py ARGS...: Debian 12's ssh-audit (2.5.0), taught the one
+algorithm name it predates.
+
+sshroute (libssh 0.10.6) offers kex-strict-s-v00@openssh.com, the marker of
+OpenSSH's strict key exchange (the Terrapin fix, December 2023). ssh-audit
+2.5.0 is older than that and calls every unknown name a warning; ssh-audit
+3.1 and later list the marker as a known pseudo-algorithm with no warning.
+This wrapper adds that one entry, as those versions have it, and otherwise
+runs ssh-audit unchanged, so that any other warning or failure still shows.
+"""
+import sys
+
+from ssh_audit.ssh2_kexdb import SSH2_KexDB
+from ssh_audit.ssh_audit import main
+
+SSH2_KexDB.ALGORITHMS['kex'].setdefault('kex-strict-s-v00@openssh.com', [[]])
+sys.exit(main())
