@@ -458,6 +458,21 @@ static int on_message(ssh_session session, ssh_message msg, void *userdata)
 	return 0;
 }
 
+/* no-more-sessions@openssh.com: the client will open no further session
+ * channels, so one that comes anyway is not the client's own doing. libssh
+ * 0.10 answers global requests it does not know by itself, without a
+ * callback; only its log names them. */
+static int no_more_sessions;
+#define NO_MORE_SESSIONS_LINE \
+	"ssh_packet_global_request: UNKNOWN SSH_MSG_GLOBAL_REQUEST no-more-sessions@openssh.com,"
+
+void auth_watch_libssh(const char *function, const char *line)
+{
+	if (strcmp(function, "ssh_packet_global_request") == 0 &&
+	    strncmp(line, NO_MORE_SESSIONS_LINE, strlen(NO_MORE_SESSIONS_LINE)) == 0)
+		no_more_sessions = 1;
+}
+
 static ssh_channel on_session_channel_open(ssh_session session, void *userdata)
 {
 	struct proxy *p = userdata;
@@ -465,6 +480,12 @@ static ssh_channel on_session_channel_open(ssh_session session, void *userdata)
 	(void)session;
 	if (!p->authenticated)
 		return NULL;
+	if (no_more_sessions) {
+		/* as sshd does */
+		log_info("session channel requested after no-more-sessions");
+		proxy_end(p, EXIT_CLIENT, "session after no-more-sessions",
+		          "Possible attack: attempt to open a session after additional sessions disabled");
+	}
 	return relay_open_session(p);
 }
 

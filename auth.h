@@ -12,4 +12,8 @@ void auth_install(struct proxy *p);
  * Every failure ends the process through proxy_end(). */
 void auth_wait(struct proxy *p);
 
+/* Watches libssh's log lines for no-more-sessions@openssh.com (see
+ * log_route_libssh). */
+void auth_watch_libssh(const char *function, const char *line);
+
 #endif

@@ -208,18 +208,27 @@ void die(enum exit_code code, const char *fmt, ...)
 	exit(code);
 }
 
+static libssh_line_fn libssh_watch;
+
 /* libssh's own lines are debug detail; its buffer already names the
- * function that logged. */
+ * function that logged. Some things libssh tells only here (see
+ * log_route_libssh), so the watcher sees every line first. */
 static void libssh_log_line(int priority, const char *function, const char *buffer, void *userdata)
 {
-	(void)priority, (void)function, (void)userdata;
-	log_msg(LOG_LEVEL_DEBUG, "libssh: %s", buffer);
+	(void)priority, (void)userdata;
+	if (libssh_watch)
+		libssh_watch(function, buffer);
+	if (current_level >= LOG_LEVEL_DEBUG)
+		log_msg(LOG_LEVEL_DEBUG, "libssh: %s", buffer);
 }
 
-void log_route_libssh(void)
+void log_route_libssh(libssh_line_fn watch)
 {
+	libssh_watch = watch;
 	ssh_set_log_callback(libssh_log_line);
 	ssh_set_log_userdata(NULL);
-	/* SSH_LOG_PROTOCOL at most: packet-level tracing would be noise. */
-	ssh_set_log_level(current_level >= LOG_LEVEL_DEBUG ? SSH_LOG_PROTOCOL : SSH_LOG_NOLOG);
+	/* SSH_LOG_PROTOCOL at most: packet-level tracing would be noise. The
+	 * watcher needs these lines even when they are not logged; they come
+	 * per request and per channel, never per data packet. */
+	ssh_set_log_level(current_level >= LOG_LEVEL_DEBUG || watch ? SSH_LOG_PROTOCOL : SSH_LOG_NOLOG);
 }

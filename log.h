@@ -54,7 +54,11 @@ void log_record(enum log_level level, const char *message, const struct log_fiel
 void die(enum exit_code code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 
-/* Sends libssh's own log lines through log_msg. */
-void log_route_libssh(void);
+/* Sends libssh's own log lines through log_msg (at debug), and each of them
+ * to watch first when it is not NULL: libssh 0.10 tells some things only
+ * in its log. function is the libssh function that logged; line starts
+ * with its name. */
+typedef void (*libssh_line_fn)(const char *function, const char *line);
+void log_route_libssh(libssh_line_fn watch);
 
 #endif

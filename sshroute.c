@@ -520,7 +520,7 @@ int main(int argc, char **argv)
 		die(EXIT_CONFIG, "%s: configuration is not usable, connection refused", o.file);
 	level = (int)cfg.log_level + o.verbose;
 	log_set_level(level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : (enum log_level)level);
-	log_route_libssh();
+	log_route_libssh(auth_watch_libssh);
 	if (ssh_init() != SSH_OK)
 		die(EXIT_INTERNAL, "cannot initialise libssh");
 	serve(&cfg, fd);

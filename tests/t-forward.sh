@@ -4,7 +4,7 @@
 # client, -W (the target's banner), ssh -J and ProxyCommand ssh -W to a
 # second upstream, -R with a fixed port and with port 0 (and its cancel),
 # agent forwarding with a fresh ssh-agent, X11 with a fake X server,
-# keepalives in both directions, refusals by the upstream's policy and by
+# keepalives in both directions, no-more-sessions, refusals by the upstream's policy and by
 # sshroute (unsupported streamlocal), one ControlMaster connection carrying
 # a shell, tunnels and a transfer while other tunnels are stalled, and
 # channel opens that the far end answers late (a target that does not
@@ -795,6 +795,25 @@ if [ -n "$master_pid" ]; then
 	muxctl -O exit 2>/dev/null
 	expect_gone "ControlMaster ends on -O exit" 10 "$master_pid"
 fi
+
+# ---------------------------------------------------------------- no-more-sessions
+
+# OpenSSH's ssh sends no-more-sessions@openssh.com only to OpenSSH servers
+# (it knows them by their banner), so paramiko sends it here. Without it a
+# second session channel runs; after it, sshroute ends the connection as
+# sshd does.
+nms() {
+	SRT_PASSWORD=${PASSWORD[srt-alice]} timeout 30 "$PY" "$SRT_ROOT/tests/no_more_sessions.py" \
+		"$GW" 2222 srt-alice "$T/client_known_hosts" "$@" 2>&1
+}
+expect_eq "without no-more-sessions: a second session channel runs" "first: first
+second: second" "$(nms)"
+out=$(nms --no-more)
+expect_match "no-more-sessions: the first session runs, a second one is refused" \
+	'^first: first
+second: refused' "$out"
+check_log_line "no-more-sessions: the gateway logs the refused session" "${GW_LOG[gw]}" \
+	"session channel requested after no-more-sessions"
 
 exec 8>&-
 check_no_passwords "no password in the log" "${GW_LOG[gw]}"
