@@ -31,6 +31,7 @@ struct proxy {
 	const char *auth_method;      /* the method that logged the user in */
 
 	struct pair *pairs;           /* relayed session channels */
+	int news;                     /* a channel callback took a note since the last pump */
 	unsigned long channels_opened;
 	unsigned long long bytes_to_upstream, bytes_to_client;
 	struct timespec last_activity;  /* channel data last moved (idle_timeout) */

@@ -81,6 +81,7 @@ static int on_client_data(ssh_session s, ssh_channel c, void *data, uint32_t len
 	if (is_stderr)
 		return (int)len; /* clients have no stderr to send: drop it */
 	pr->up.pending = len;
+	pr->p->news = 1;
 	return 0;
 }
 
@@ -91,13 +92,17 @@ static int on_upstream_data(ssh_session s, ssh_channel c, void *data, uint32_t l
 
 	(void)s, (void)c, (void)data;
 	(is_stderr ? &pr->down_err : &pr->down_out)->pending = len;
+	pr->p->news = 1;
 	return 0;
 }
 
 static void on_client_eof(ssh_session s, ssh_channel c, void *userdata)
 {
+	struct pair *pr = userdata;
+
 	(void)s, (void)c;
-	((struct pair *)userdata)->client_eof = 1;
+	pr->client_eof = 1;
+	pr->p->news = 1;
 }
 
 static void on_client_close(ssh_session s, ssh_channel c, void *userdata)
@@ -106,12 +111,16 @@ static void on_client_close(ssh_session s, ssh_channel c, void *userdata)
 
 	(void)s, (void)c;
 	pr->client_eof = pr->client_closed = 1;
+	pr->p->news = 1;
 }
 
 static void on_upstream_eof(ssh_session s, ssh_channel c, void *userdata)
 {
+	struct pair *pr = userdata;
+
 	(void)s, (void)c;
-	((struct pair *)userdata)->upstream_eof = 1;
+	pr->upstream_eof = 1;
+	pr->p->news = 1;
 }
 
 static void on_upstream_close(ssh_session s, ssh_channel c, void *userdata)
@@ -120,6 +129,7 @@ static void on_upstream_close(ssh_session s, ssh_channel c, void *userdata)
 
 	(void)s, (void)c;
 	pr->upstream_eof = pr->upstream_closed = 1;
+	pr->p->news = 1;
 }
 
 static void on_upstream_exit_status(ssh_session s, ssh_channel c, int status, void *userdata)
@@ -129,6 +139,7 @@ static void on_upstream_exit_status(ssh_session s, ssh_channel c, int status, vo
 	(void)s, (void)c;
 	pr->exit_kind = EXIT_STATUS;
 	pr->exit_status = status;
+	pr->p->news = 1;
 }
 
 static void on_upstream_exit_signal(ssh_session s, ssh_channel c, const char *signal, int core,
@@ -145,6 +156,7 @@ static void on_upstream_exit_signal(ssh_session s, ssh_channel c, const char *si
 	pr->exit_lang = strdup(lang ? lang : "");
 	pr->exit_core = core;
 	pr->exit_kind = pr->exit_signal && pr->exit_errmsg && pr->exit_lang ? EXIT_SIGNAL : EXIT_NONE;
+	pr->p->news = 1;
 }
 
 /* ---- channel requests: passed upstream, the upstream's answer is the
@@ -422,7 +434,24 @@ static int pump_data(struct pair *pr)
 }
 
 /* ---- end of a channel: exit status, EOF and close, in that order, and
- * each only once the data before it has been written. ---- */
+ * each only once the data before it has been written.
+ *
+ * Each step looks at the state afresh: sending an EOF or a close flushes
+ * libssh's output, and that poll can run callbacks, so more data, the exit
+ * status or a close may have arrived since the step before. (Deciding on
+ * an older look once closed a client's channel on an exit status that had
+ * just come in, unsent.) What arrives that way sets p->news, and the main
+ * loop pumps again at once. ---- */
+
+static int up_drained(const struct pair *pr)
+{
+	return stream_drained(&pr->up);
+}
+
+static int down_drained(const struct pair *pr)
+{
+	return stream_drained(&pr->down_out) && stream_drained(&pr->down_err);
+}
 
 static void send_exit(struct pair *pr)
 {
@@ -444,24 +473,29 @@ static void send_exit(struct pair *pr)
 	pr->sent_exit = 1;
 }
 
+static int exit_owed(const struct pair *pr)
+{
+	return pr->exit_kind != EXIT_NONE && !pr->sent_exit;
+}
+
 /* The exit status goes on even when the client has already closed its
  * side: a client that has sent and received EOF may close first, and sshd
  * still sends the exit status then, which the client still takes. */
-static void finish_downstream(struct pair *pr, int down_drained)
+static void finish_downstream(struct pair *pr)
 {
-	if (pr->sent_close_down || !down_drained)
+	if (pr->sent_close_down || !down_drained(pr))
 		return;
-	if (pr->exit_kind != EXIT_NONE && !pr->sent_exit)
+	if (exit_owed(pr))
 		send_exit(pr);
-	if (pr->upstream_eof && !pr->sent_eof_down && !pr->client_closed) {
+	if (pr->upstream_eof && !pr->sent_eof_down && !pr->client_closed && down_drained(pr)) {
 		pr->sent_eof_down = 1;
 		ssh_channel_send_eof(pr->client);
 	}
 }
 
-static void finish_upstream(struct pair *pr, int up_drained)
+static void finish_upstream(struct pair *pr)
 {
-	if (pr->upstream_closed || pr->sent_close_up || !up_drained)
+	if (pr->upstream_closed || pr->sent_close_up || !up_drained(pr))
 		return;
 	if (pr->client_eof && !pr->sent_eof_up) {
 		pr->sent_eof_up = 1;
@@ -469,10 +503,6 @@ static void finish_upstream(struct pair *pr, int up_drained)
 	}
 }
 
-/* Each side's close is passed on once what it sent before has been: the
- * client's close goes upstream, the upstream's (which follows its exit
- * status) goes to the client. A close is also the answer to the other
- * side's close. */
 /* Seconds a client's close waits before it goes upstream, when the
  * upstream's command has sent EOF but no exit status yet. */
 #define CLOSE_HOLD_SECONDS 2
@@ -495,18 +525,28 @@ static int hold_client_close(struct pair *pr)
 	return now.tv_sec - pr->close_held_since.tv_sec < CLOSE_HOLD_SECONDS;
 }
 
-static void close_pair(struct pair *pr, int up_drained, int down_drained)
+/* The upstream's side is over for the client: it closed, and everything
+ * it sent before (data, exit status) has been passed on. */
+static int upstream_done(const struct pair *pr)
 {
-	int upstream_done = pr->upstream_closed && down_drained;
-	int client_done = pr->client_closed && up_drained && !hold_client_close(pr);
+	return pr->upstream_closed && down_drained(pr) && !exit_owed(pr);
+}
 
-	if (!pr->sent_close_up && (client_done || upstream_done)) {
+/* Each side's close is passed on once what it sent before has been: the
+ * client's close goes upstream, the upstream's (which follows its exit
+ * status) goes to the client. A close is also the answer to the other
+ * side's close. */
+static void close_pair(struct pair *pr)
+{
+	int client_done = pr->client_closed && up_drained(pr) && !hold_client_close(pr);
+
+	if (!pr->sent_close_up && (client_done || upstream_done(pr))) {
 		log_verbose("channel %lu: closed by the %s", pr->id,
-		            upstream_done ? "upstream" : "client");
+		            upstream_done(pr) ? "upstream" : "client");
 		pr->sent_close_up = 1;
 		ssh_channel_close(pr->upstream);
 	}
-	if (!pr->sent_close_down && upstream_done) {
+	if (!pr->sent_close_down && upstream_done(pr)) {
 		pr->sent_close_down = 1;
 		ssh_channel_close(pr->client);
 	}
@@ -544,18 +584,14 @@ static int still_opening(struct pair *pr)
 
 static void pump_pair(struct pair *pr)
 {
-	int up_drained, down_drained;
-
 	if (still_opening(pr))
 		return;
 
 	while (pump_data(pr))
 		;
-	up_drained = stream_drained(&pr->up);
-	down_drained = stream_drained(&pr->down_out) && stream_drained(&pr->down_err);
-	finish_downstream(pr, down_drained);
-	finish_upstream(pr, up_drained);
-	close_pair(pr, up_drained, down_drained);
+	finish_downstream(pr);
+	finish_upstream(pr);
+	close_pair(pr);
 }
 
 static int pair_finished(const struct pair *pr)
@@ -694,6 +730,7 @@ static void pump_all(struct proxy *p)
 {
 	struct pair **link = &p->pairs, *pr;
 
+	p->news = 0;
 	while ((pr = *link) != NULL) {
 		pump_pair(pr);
 		if (pair_finished(pr)) {
@@ -754,7 +791,9 @@ void relay_run(struct proxy *p)
 			log_info("no data for %d seconds (idle_timeout)", p->cfg->idle_timeout);
 			proxy_end(p, EXIT_OK, "idle timeout", "sshroute: idle timeout");
 		}
-		ssh_event_dopoll(p->event, POLL_MS);
+		/* news that came during the pump (see close_pair) is not
+		 * waiting in a socket: pump again without sleeping */
+		ssh_event_dopoll(p->event, p->news ? 0 : POLL_MS);
 	}
 }
 

@@ -113,14 +113,13 @@ expect_eq "pty: second window change to $size reaches the remote pty" "P3:$size:
 
 tm send-keys -t srt 'exit 7' Enter
 deadline=$((SECONDS + 10))
-# tmux marks the pane dead a moment before it records the status
-until [ "$(tm display-message -p -t srt '#{pane_dead}:#{pane_dead_status}#{pane_dead_signal}')" \
-	!= "$(tm display-message -p -t srt '#{pane_dead}'):" ] && \
-	[ "$(tm display-message -p -t srt '#{pane_dead}')" = 1 ] || [ "$SECONDS" -ge "$deadline" ]; do
+# tmux marks the pane dead a moment before it records the status: wait for
+# one look that has both ("0::" alive, "1::" dead without status yet)
+pane_end() { tm display-message -p -t srt '#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}'; }
+until st=$(pane_end); { [ "$st" != "0::" ] && [ "$st" != "1::" ]; } || [ "$SECONDS" -ge "$deadline" ]; do
 	sleep 0.2
 done
-expect_eq "pty: shell exit status reaches the client" "1:7:" \
-	"$(tm display-message -p -t srt '#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}')"
+expect_eq "pty: shell exit status reaches the client" "1:7:" "$st"
 [ "$N_NOT_OK" = 0 ] || note "--- tmux pane:" "$(tm capture-pane -p -t srt | grep -v '^$' | tail -n 8)"
 tm kill-server
 
