@@ -10,6 +10,7 @@
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,13 +26,33 @@
  * late refusal closes the channel. */
 #define OPEN_WAIT_MS 1000
 
+/* The channel kinds sshroute opens on the far side for a channel the near
+ * side asked for. */
+enum open_kind {
+	OPEN_DIRECT_TCPIP,     /* a tunnel from the client, opened upstream */
+	OPEN_FORWARDED_TCPIP,  /* a connection to an ssh -R port, opened toward the client */
+	OPEN_AUTH_AGENT,       /* the upstream reaching the client's agent */
+	OPEN_X11,              /* the upstream reaching the client's X server */
+};
+
+static const char *const open_kind_names[] = {
+	[OPEN_DIRECT_TCPIP] = "direct-tcpip", [OPEN_FORWARDED_TCPIP] = "forwarded-tcpip",
+	[OPEN_AUTH_AGENT] = "auth-agent", [OPEN_X11] = "x11",
+};
+
 /* A far-side open still waiting for its answer: what it needs to ask
- * libssh again. */
+ * libssh again. host and port are the target (tcpip) or the originator
+ * (x11); origin is only for tcpip. */
 struct pending_open {
-	int toward_client;   /* a forwarded-tcpip channel to the client */
+	enum open_kind kind;
 	char *host, *origin;
 	int port, origin_port;
 };
+
+static int toward_client(enum open_kind kind)
+{
+	return kind != OPEN_DIRECT_TCPIP;
+}
 
 static void pending_open_free(struct pending_open *po)
 {
@@ -42,17 +63,18 @@ static void pending_open_free(struct pending_open *po)
 	free(po);
 }
 
-static struct pending_open *pending_open_new(int toward_client, ssh_message msg)
+static struct pending_open *pending_open_new(enum open_kind kind, const char *host, int port,
+                                             const char *origin, int origin_port)
 {
 	struct pending_open *po = calloc(1, sizeof(*po));
 
 	if (po == NULL)
 		return NULL;
-	po->toward_client = toward_client;
-	po->host = strdup(ssh_message_channel_request_open_destination(msg));
-	po->origin = strdup(ssh_message_channel_request_open_originator(msg));
-	po->port = ssh_message_channel_request_open_destination_port(msg);
-	po->origin_port = ssh_message_channel_request_open_originator_port(msg);
+	po->kind = kind;
+	po->host = strdup(host ? host : "");
+	po->origin = strdup(origin ? origin : "");
+	po->port = port;
+	po->origin_port = origin_port;
 	if (po->host == NULL || po->origin == NULL) {
 		pending_open_free(po);
 		return NULL;
@@ -60,14 +82,43 @@ static struct pending_open *pending_open_new(int toward_client, ssh_message msg)
 	return po;
 }
 
+static struct pending_open *pending_tcpip_open(enum open_kind kind, ssh_message msg)
+{
+	return pending_open_new(kind, ssh_message_channel_request_open_destination(msg),
+	                        ssh_message_channel_request_open_destination_port(msg),
+	                        ssh_message_channel_request_open_originator(msg),
+	                        ssh_message_channel_request_open_originator_port(msg));
+}
+
 /* Asks the far side (nonblocking): SSH_OK, SSH_AGAIN or SSH_ERROR. */
 static int retry_open(struct pair *pr, const struct pending_open *po)
 {
-	if (po->toward_client)
+	switch (po->kind) {
+	case OPEN_DIRECT_TCPIP:
+		return ssh_channel_open_forward(pair_upstream(pr), po->host, po->port, po->origin,
+		                                po->origin_port);
+	case OPEN_FORWARDED_TCPIP:
 		return ssh_channel_open_reverse_forward(pair_client(pr), po->host, po->port,
 		                                        po->origin, po->origin_port);
-	return ssh_channel_open_forward(pair_upstream(pr), po->host, po->port, po->origin,
-	                                po->origin_port);
+	case OPEN_AUTH_AGENT:
+		return ssh_channel_open_auth_agent(pair_client(pr));
+	case OPEN_X11:
+		return ssh_channel_open_x11(pair_client(pr), po->host, po->port);
+	}
+	return SSH_ERROR;
+}
+
+/* " to HOST port N" for a tunnel, " from HOST port N" for X11, "" for
+ * the agent: for the log. */
+static const char *describe_target(const struct pending_open *po)
+{
+	static char text[300];
+
+	if (po->kind == OPEN_AUTH_AGENT)
+		return "";
+	snprintf(text, sizeof(text), " %s %s port %d", po->kind == OPEN_X11 ? "from" : "to", po->host,
+	         po->port);
+	return text;
 }
 
 /* Waits up to wait_ms for the far side's answer. */
@@ -95,55 +146,67 @@ int forward_open_step(struct pair *pr, struct pending_open *po)
 	int rc = retry_open(pr, po);
 
 	if (rc == SSH_ERROR)
-		log_info("the %s refused a %s channel to %s port %d, after accepting its twin",
-		         po->toward_client ? "client" : "upstream",
-		         po->toward_client ? "forwarded-tcpip" : "direct-tcpip", po->host, po->port);
+		log_info("the %s refused a%s %s channel%s, after accepting its twin",
+		         toward_client(po->kind) ? "client" : "upstream",
+		         po->kind == OPEN_AUTH_AGENT ? "n" : "", open_kind_names[po->kind],
+		         describe_target(po));
 	if (rc != SSH_AGAIN)
 		pending_open_free(po);
 	return rc;
 }
 
-/* Opens a tunnel's channel on the far side, then accepts msg's channel on
- * the near side. Returns 1 to have libssh refuse msg. */
-static int open_tunnel(struct proxy *p, ssh_message msg, int toward_client)
+/* Opens po's channel on the far side and returns its pair, whose near
+ * channel the caller then accepts and starts; NULL when the far side
+ * refused (or out of memory). Takes po.
+ *
+ * Opens toward the client come from inside the upstream's callbacks, where
+ * the upstream cannot be read: waiting there would stall any session the
+ * client opens meanwhile (it needs the upstream's answer). So the client's
+ * answer is not waited for; the upstream's, up to OPEN_WAIT_MS. */
+static struct pair *open_far_side(struct proxy *p, struct pending_open *po)
 {
-	ssh_session far = toward_client ? p->client : p->upstream;
-	struct pending_open *po = pending_open_new(toward_client, msg);
+	ssh_session far;
 	struct pair *pr = po ? pair_with_channels(p) : NULL;
-	const char *kind = toward_client ? "forwarded-tcpip" : "direct-tcpip";
 	int rc;
 
 	if (pr == NULL) {
 		pending_open_free(po);
-		return 1;
+		return NULL;
 	}
-	/* A forwarded-tcpip open comes from inside the upstream's callback,
-	 * where the upstream cannot be read: waiting there would stall any
-	 * session the client opens meanwhile (it needs the upstream's
-	 * answer). So the client's answer is not waited for. */
+	far = toward_client(po->kind) ? p->client : p->upstream;
 	set_blocking(far, 0);
-	rc = first_answer(pr, po, far, toward_client ? 0 : OPEN_WAIT_MS);
+	rc = first_answer(pr, po, far, toward_client(po->kind) ? 0 : OPEN_WAIT_MS);
 	if (rc == SSH_ERROR) {
-		log_info("the %s refused a %s channel to %s port %d: %s",
-		         toward_client ? "client" : "upstream", kind, po->host, po->port,
-		         ssh_get_error(far));
+		log_info("the %s refused a%s %s channel%s: %s", toward_client(po->kind) ? "client" : "upstream",
+		         po->kind == OPEN_AUTH_AGENT ? "n" : "", open_kind_names[po->kind],
+		         describe_target(po), ssh_get_error(far));
 		pending_open_free(po);
 		pair_free(pr);
-		return 1;
+		return NULL;
 	}
-	if (ssh_message_channel_request_open_reply_accept_channel(
-		    msg, toward_client ? pair_upstream(pr) : pair_client(pr)) != SSH_OK) {
+	log_verbose("%s channel%s%s", open_kind_names[po->kind], describe_target(po),
+	            rc == SSH_AGAIN ? ": the far side has not answered yet" : "");
+	if (rc == SSH_AGAIN)
+		pair_open_pending(pr, po, toward_client(po->kind));
+	else
 		pending_open_free(po);
+	return pr;
+}
+
+/* A tcpip channel: opened on the far side, then msg's channel is accepted
+ * on the near side. Returns 1 to have libssh refuse msg. */
+static int open_tunnel(struct proxy *p, ssh_message msg, enum open_kind kind)
+{
+	struct pair *pr = open_far_side(p, pending_tcpip_open(kind, msg));
+
+	if (pr == NULL)
+		return 1;
+	if (ssh_message_channel_request_open_reply_accept_channel(
+		    msg, toward_client(kind) ? pair_upstream(pr) : pair_client(pr)) != SSH_OK) {
 		pair_free(pr);
 		return 0;
 	}
-	log_verbose("%s channel to %s port %d%s", kind, po->host, po->port,
-	            rc == SSH_AGAIN ? ": the far side has not answered yet" : "");
-	if (rc == SSH_AGAIN)
-		pair_open_pending(pr, po, toward_client);
-	else
-		pending_open_free(po);
-	start_pair(p, pr, kind);
+	start_pair(p, pr, open_kind_names[kind]);
 	return 0;
 }
 
@@ -151,7 +214,7 @@ static int open_tunnel(struct proxy *p, ssh_message msg, int toward_client)
  * first, so that the upstream's policy decides. */
 static int open_direct_tcpip(struct proxy *p, ssh_message msg)
 {
-	return open_tunnel(p, msg, 0);
+	return open_tunnel(p, msg, OPEN_DIRECT_TCPIP);
 }
 
 /* tcpip-forward (ssh -R): the upstream listens; with port 0 the port it
@@ -205,7 +268,7 @@ int forward_client_message(struct proxy *p, ssh_message msg)
  * opened toward the client first, so that the client decides. */
 static int open_forwarded_tcpip(struct proxy *p, ssh_message msg)
 {
-	return open_tunnel(p, msg, 1);
+	return open_tunnel(p, msg, OPEN_FORWARDED_TCPIP);
 }
 
 /* What the upstream session gets besides channel traffic. Global requests
@@ -223,38 +286,31 @@ static int on_upstream_message(ssh_session s, ssh_message msg, void *userdata)
 
 /* An agent or X11 channel the upstream opens: its twin is opened toward
  * the client first; the upstream's channel is what libssh then accepts. */
-static ssh_channel open_toward_client(struct proxy *p, const char *kind, const char *x11_address,
+static ssh_channel open_toward_client(struct proxy *p, enum open_kind kind, const char *x11_host,
                                       int x11_port)
 {
 	struct pair *pr;
-	int rc;
 
-	if (!p->authenticated || (pr = pair_with_channels(p)) == NULL)
+	if (!p->authenticated)
 		return NULL;
-	set_blocking(p->client, 1);
-	rc = x11_address ? ssh_channel_open_x11(pair_client(pr), x11_address, x11_port)
-	                 : ssh_channel_open_auth_agent(pair_client(pr));
-	set_blocking(p->client, 0);
-	if (rc != SSH_OK) {
-		log_info("client refused an %s channel", kind);
-		pair_free(pr);
+	pr = open_far_side(p, pending_open_new(kind, x11_host, x11_port, NULL, 0));
+	if (pr == NULL)
 		return NULL;
-	}
-	start_pair(p, pr, kind);
+	start_pair(p, pr, open_kind_names[kind]);
 	return pair_upstream(pr);
 }
 
 static ssh_channel on_upstream_agent_open(ssh_session s, void *userdata)
 {
 	(void)s;
-	return open_toward_client(userdata, "auth-agent", NULL, 0);
+	return open_toward_client(userdata, OPEN_AUTH_AGENT, NULL, 0);
 }
 
 static ssh_channel on_upstream_x11_open(ssh_session s, const char *address, int port,
                                         void *userdata)
 {
 	(void)s;
-	return open_toward_client(userdata, "x11", address ? address : "", port);
+	return open_toward_client(userdata, OPEN_X11, address, port);
 }
 
 static struct ssh_callbacks_struct upstream_session_callbacks = {

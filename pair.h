@@ -20,7 +20,7 @@ void pair_free(struct pair *pr);
 ssh_channel pair_client(const struct pair *pr);
 ssh_channel pair_upstream(const struct pair *pr);
 
-/* A tunnel whose far side has not answered its open yet: the relay asks
+/* A channel whose far side has not answered its open yet: the relay asks
  * again with forward_open_step() (forward.c) before it moves the pair's
  * data; toward_client tells which side is still opening. */
 struct pending_open;
