@@ -22,7 +22,8 @@
 /* The carry takes everything libssh holds on a channel at once (see
  * refill); libssh holds at most its window (1,280,000 bytes) and a packet
  * beyond what was read, so this never cuts a read short in practice. */
-#define CARRY_MAX (2 * 1024 * 1024)
+#define CARRY_MAX ((size_t)2 * 1024 * 1024)
+#define CARRY_FIRST ((size_t)64 * 1024)  /* a carry's first size */
 #define POLL_MS 1000
 
 /* One direction of one data stream: bytes libssh holds for us on the
@@ -305,7 +306,7 @@ static int stream_drained(const struct stream *st)
 /* Makes room for want bytes in an empty carry. */
 static int carry_room(struct stream *st, uint32_t want)
 {
-	size_t cap = st->cap ? st->cap : 64 * 1024;
+	size_t cap = st->cap ? st->cap : CARRY_FIRST;
 	char *grown;
 
 	while (cap < want)
@@ -330,7 +331,7 @@ static int carry_room(struct stream *st, uint32_t want)
  * uploads). Emptying it on every read keeps it under one window. */
 static int refill(struct stream *st, ssh_channel src)
 {
-	uint32_t want = st->pending < CARRY_MAX ? st->pending : CARRY_MAX;
+	uint32_t want = st->pending < CARRY_MAX ? st->pending : (uint32_t)CARRY_MAX;
 	int n;
 
 	st->off = st->len = 0;
