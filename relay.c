@@ -25,6 +25,7 @@
 #define CARRY_MAX ((size_t)2 * 1024 * 1024)
 #define CARRY_FIRST ((size_t)64 * 1024)  /* a carry's first size */
 #define POLL_MS 1000
+#define OPENING_POLL_MS 50
 
 /* One direction of one data stream: bytes libssh holds for us on the
  * source channel (pending), then bytes read but not yet written (carry). */
@@ -743,6 +744,22 @@ static void pump_all(struct proxy *p)
 	}
 }
 
+/* How long the main loop may sleep in poll(). News that came during the
+ * pump (see close_pair) is not waiting in a socket: no sleep. Nor is the
+ * answer to a pending open when a nested poll read it; no callback tells
+ * of it, so the loop looks again soon while an open is pending. */
+static int poll_timeout(const struct proxy *p)
+{
+	const struct pair *pr;
+
+	if (p->news)
+		return 0;
+	for (pr = p->pairs; pr; pr = pr->next)
+		if (pr->opening)
+			return OPENING_POLL_MS;
+	return POLL_MS;
+}
+
 /* The upstream connection ended: pass on what is left, end the client. */
 static void upstream_gone(struct proxy *p)
 {
@@ -792,9 +809,7 @@ void relay_run(struct proxy *p)
 			log_info("no data for %d seconds (idle_timeout)", p->cfg->idle_timeout);
 			proxy_end(p, EXIT_OK, "idle timeout", "sshroute: idle timeout");
 		}
-		/* news that came during the pump (see close_pair) is not
-		 * waiting in a socket: pump again without sleeping */
-		ssh_event_dopoll(p->event, p->news ? 0 : POLL_MS);
+		ssh_event_dopoll(p->event, poll_timeout(p));
 	}
 }
 
