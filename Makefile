@@ -47,13 +47,13 @@ sshroute: $(OBJS)
 %.o: %.c $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-tests/unit_config: tests/unit_config.c config.o config.h
+tests/unit_config: tests/unit_config.c tests/unit.h config.o config.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_config.c config.o $(LDLIBS)
 
-tests/unit_keys: tests/unit_keys.c keys.o log.o keys.h log.h
+tests/unit_keys: tests/unit_keys.c tests/unit.h keys.o log.o keys.h log.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_keys.c keys.o log.o $(LDLIBS)
 
-tests/unit_proxyproto: tests/unit_proxyproto.c proxyproto.o proxyproto.h
+tests/unit_proxyproto: tests/unit_proxyproto.c tests/unit.h proxyproto.o proxyproto.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_proxyproto.c proxyproto.o
 
 # The PROXY header fuzz target without libFuzzer (gcc, sanitizers): a
@@ -160,9 +160,9 @@ build-asan/%.o: %.c $(HDRS)
 build-asan/sshroute: $(addprefix build-asan/,$(OBJS))
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-build-asan/unit_config: tests/unit_config.c build-asan/config.o config.h
-build-asan/unit_keys: tests/unit_keys.c build-asan/keys.o build-asan/log.o keys.h log.h
-build-asan/unit_proxyproto: tests/unit_proxyproto.c build-asan/proxyproto.o proxyproto.h
+build-asan/unit_config: tests/unit_config.c tests/unit.h build-asan/config.o config.h
+build-asan/unit_keys: tests/unit_keys.c tests/unit.h build-asan/keys.o build-asan/log.o keys.h log.h
+build-asan/unit_proxyproto: tests/unit_proxyproto.c tests/unit.h build-asan/proxyproto.o proxyproto.h
 $(ASAN_UNIT_TESTS):
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -Wno-missing-prototypes -I. -o $@ \
 		$(filter %.c %.o,$^) $(LDLIBS)

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "unit.h"
+
 /* The [server] section every file below starts with: lines 1 to 3. */
 #define SERVER "[server]\nhost_key = hk\nknown_hosts = known_hosts\n"
 /* The same with a default identity: lines 1 to 4. */
@@ -37,28 +39,7 @@ struct want {
 	sizeof((struct want[]){ __VA_ARGS__ }) / sizeof(struct want)
 #define NO_PROBLEMS NULL, 0
 
-static int failures;
 static char tmpdir[] = "/tmp/unit_config.XXXXXX";
-
-/* ---- reporting ---- */
-
-static void pass(const char *name)
-{
-	printf("ok - %s\n", name);
-}
-
-__attribute__((format(printf, 2, 3)))
-static void fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("not ok - %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	failures++;
-}
 
 /* ---- files ---- */
 
@@ -71,14 +52,6 @@ static void write_file(const char *path, const char *text, mode_t mode)
 		exit(2);
 	}
 	chmod(path, mode);
-}
-
-static void run(const char *command)
-{
-	if (system(command) != 0) {
-		fprintf(stderr, "failed: %s\n", command);
-		exit(2);
-	}
 }
 
 static void make_fixtures(void)
@@ -1574,5 +1547,5 @@ int main(void)
 	test_all_errors_in_one_pass();
 
 	remove_fixtures();
-	return failures ? 1 : 0;
+	return unit_exit_status();
 }

@@ -19,6 +19,8 @@
 
 #include <libssh/libssh.h>
 
+#include "unit.h"
+
 #define LOG_FILE "captured.log"
 
 /* A key made by ssh-keygen: its .pub line and the key libssh reads from it. */
@@ -42,38 +44,9 @@ static struct test_key keys[N_KEYS] = {
 };
 
 static char *cert_line;   /* ed's key signed by a CA: ssh-ed25519-cert-v01@openssh.com */
-static int failures;
 static char tmpdir[] = "/tmp/unit_keys.XXXXXX";
 
-/* ---- reporting ---- */
-
-static void pass(const char *name)
-{
-	printf("ok - %s\n", name);
-}
-
-__attribute__((format(printf, 2, 3)))
-static void fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("not ok - %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	failures++;
-}
-
 /* ---- files ---- */
-
-static void run(const char *command)
-{
-	if (system(command) != 0) {
-		fprintf(stderr, "failed: %s\n", command);
-		exit(2);
-	}
-}
 
 static void write_file(const char *path, const char *text)
 {
@@ -398,5 +371,5 @@ int main(void)
 	test_unreadable();
 
 	remove_fixtures();
-	return failures ? 1 : 0;
+	return unit_exit_status();
 }

@@ -24,29 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "unit.h"
+
 #define BANNER "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"
 
-static int failures;
-
-/* ---- reporting ---- */
-
-static void pass(const char *name)
-{
-	printf("ok - %s\n", name);
-}
-
-__attribute__((format(printf, 2, 3)))
-static void fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("not ok - %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	failures++;
-}
 
 /* ---- building headers ---- */
 
@@ -714,5 +695,5 @@ int main(void)
 	test_v2_invalid();
 	test_read_exact();
 	test_read_failures();
-	return failures ? 1 : 0;
+	return unit_exit_status();
 }
