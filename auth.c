@@ -464,7 +464,8 @@ static int on_message(ssh_session session, ssh_message msg, void *userdata)
  * callback; only its log names them. */
 static int no_more_sessions;
 #define NO_MORE_SESSIONS_LINE \
-	"ssh_packet_global_request: UNKNOWN SSH_MSG_GLOBAL_REQUEST no-more-sessions@openssh.com,"
+	"ssh_packet_global_request: UNKNOWN SSH_MSG_GLOBAL_REQUEST " \
+	"no-more-sessions@openssh.com, want_reply = "
 
 void auth_watch_libssh(const char *function, const char *line)
 {
