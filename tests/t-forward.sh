@@ -133,23 +133,8 @@ def serve(kind, addr, port, args):
 def connect(addr, port):
     return socket.create_connection((addr, int(port)), timeout=60)
 
-def xfer(addr, port, path):
-    c = connect(addr, port)
-    def send():
-        with open(path, 'rb') as f:
-            while True:
-                d = f.read(1 << 16)
-                if not d:
-                    break
-                c.sendall(d)
-        c.shutdown(socket.SHUT_WR)
-    t = threading.Thread(target=send, daemon=True)
-    t.start()
-    print('%d %s' % read_all(c))
-    t.join(60)
-
-def push(addr, port, path):
-    c = connect(addr, port)
+def send_file(c, path):
+    """Sends the file, then EOF."""
     with open(path, 'rb') as f:
         while True:
             d = f.read(1 << 16)
@@ -157,6 +142,17 @@ def push(addr, port, path):
                 break
             c.sendall(d)
     c.shutdown(socket.SHUT_WR)
+
+def xfer(addr, port, path):
+    c = connect(addr, port)
+    t = threading.Thread(target=send_file, args=(c, path), daemon=True)
+    t.start()
+    print('%d %s' % read_all(c))
+    t.join(60)
+
+def push(addr, port, path):
+    c = connect(addr, port)
+    send_file(c, path)
     print(c.makefile('rb').read().decode().strip())
 
 def stall(addr, port, go):
