@@ -509,10 +509,12 @@ static void finish_upstream(struct pair *pr)
  * upstream's command has sent EOF but no exit status yet. */
 #define CLOSE_HOLD_SECONDS 2
 
-/* A client that has sent and received EOF may close its channel before
- * the exit status arrives. sshd, once it receives a close, ends the
- * session without sending the exit status; so the close waits (a little)
- * for it, and the exit status still reaches the client. */
+/* A client that has sent and received EOF (a multiplexing ssh) may close
+ * its channel before the exit status arrives. A server that has a close
+ * may end the session without an exit status (sshd still sends one when
+ * its command was running at the close, but not every server does); so
+ * the close waits (a little) for it, and the exit status still reaches
+ * the client. */
 static int hold_client_close(struct pair *pr)
 {
 	struct timespec now;
