@@ -569,6 +569,22 @@ auth_lists() {
 	printf '%s\n' "$1" | sed -n 's/.*Authentications that can continue: *//p' | tr -d '\r'
 }
 
+# log_line SECONDS FILE FIXED_STRING...: waits up to SECONDS for a line of
+# FILE holding every string; prints the last such line (false when none).
+log_line() {
+	local deadline=$((SECONDS + $1)) file=$2 lines word
+	shift 2
+	while :; do
+		lines=$(cat "$file" 2>/dev/null)
+		for word in "$@"; do
+			lines=$(printf '%s\n' "$lines" | grep -F -- "$word")
+		done
+		[ -n "$lines" ] && { printf '%s\n' "$lines" | tail -n 1; return 0; }
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.1
+	done
+}
+
 # check_log_line NAME LOGFILE WORD...: some line of LOGFILE holds every WORD
 # (fixed strings, case-insensitive).
 check_log_line() {

@@ -131,17 +131,9 @@ result() {
 # record GW FIXED_STRING...: the last session record of gateway GW holding
 # every string (waits up to 10 s for it).
 record() {
-	local gw=$1 deadline=$((SECONDS + 10)) lines word
+	local gw=$1
 	shift
-	while :; do
-		lines=$(grep -F "session end" "${GW_LOG[$gw]}")
-		for word in "$@"; do
-			lines=$(printf '%s\n' "$lines" | grep -F -- "$word")
-		done
-		[ -n "$lines" ] && { printf '%s\n' "$lines" | tail -n 1; return 0; }
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.2
-	done
+	log_line 10 "${GW_LOG[$gw]}" "session end" "$@"
 }
 
 # pid_of_record RECORD: the PID in "sshroute[PID]: ..."

@@ -60,19 +60,7 @@ start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
 LOG=${GW_LOG[gw]}
 
 # wait_log SECONDS FIXED_STRING...: the last log line holding every string.
-wait_log() {
-	local deadline=$((SECONDS + $1)) lines word
-	shift
-	while :; do
-		lines=$(cat "$LOG")
-		for word in "$@"; do
-			lines=$(printf '%s\n' "$lines" | grep -F -- "$word")
-		done
-		[ -n "$lines" ] && { printf '%s\n' "$lines" | tail -n 1; return 0; }
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
+wait_log() { log_line "$1" "$LOG" "${@:2}"; }
 
 # pid_of_port PORT: the sshroute process that served the client port PORT.
 pid_of_port() {

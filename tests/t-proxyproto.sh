@@ -89,19 +89,7 @@ done
 
 # wait_log SECONDS FIXED_STRING...: bounded wait for a log line holding
 # every string; prints that (last) line.
-wait_log() {
-	local deadline=$((SECONDS + $1)) lines word
-	shift
-	while :; do
-		lines=$(cat "$LOG")
-		for word in "$@"; do
-			lines=$(printf '%s\n' "$lines" | grep -F -- "$word")
-		done
-		[ -n "$lines" ] && { printf '%s\n' "$lines" | tail -n 1; return 0; }
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
+wait_log() { log_line "$1" "$LOG" "${@:2}"; }
 
 # count_log FIXED_STRING: how many log lines hold it.
 count_log() {
