@@ -459,7 +459,9 @@ check_no_leftovers() {
 # it reads for a keyword, so CONFIG overrides them (e.g. "UsePAM yes").
 # With "PubkeyAuthentication yes" in CONFIG, add "$(upstream_keys_option NAME)"
 # too: user USER's authorized keys are then $UP_DIR/authorized_keys/USER
-# (add_upstream_key).
+# (add_upstream_key). MaxStartups is the one keyword where sshd keeps the
+# last value; $UP_MAX_STARTUPS and $UP_MAX_SESSIONS set the limits for
+# many connections at once (t-load.sh).
 start_upstream_with() {
 	local name=$1 addr=$2 port=$3 extra=$4 dir=$T/up-$1 pid
 	mkdir -p "$dir/authorized_keys" /run/sshd
@@ -483,8 +485,8 @@ start_upstream_with() {
 			UseDNS no
 			X11Forwarding no
 			AcceptEnv SRT_*
-			MaxSessions 20
-			MaxStartups 50:30:100
+			MaxSessions ${UP_MAX_SESSIONS:-20}
+			MaxStartups ${UP_MAX_STARTUPS:-50:30:100}
 			Subsystem sftp internal-sftp
 		EOF2
 	} >"$dir/sshd_config"

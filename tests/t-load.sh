@@ -24,40 +24,10 @@ N_LOGINS=$((N_STREAMS * N_PER_STREAM))
 # Growth allowed for the long-lived processes over the 1,000 logins.
 RSS_SLACK_KIB=1024
 
-# start_load_upstream NAME ADDR PORT: like start_upstream, with limits for
-# many connections at once.
-start_load_upstream() {
-	local name=$1 addr=$2 port=$3 dir=$T/up-$1 pid
-	mkdir -p "$dir" /run/sshd
-	chmod 755 /run/sshd
-	ssh-keygen -q -t ed25519 -N '' -C "host-$name" -f "$dir/ssh_host_ed25519_key" || die "ssh-keygen for $name"
-	cat >"$dir/sshd_config" <<-EOF
-		ListenAddress $addr:$port
-		HostKey $dir/ssh_host_ed25519_key
-		PidFile $dir/sshd.pid
-		UsePAM no
-		PasswordAuthentication yes
-		KbdInteractiveAuthentication no
-		PubkeyAuthentication no
-		AuthorizedKeysFile none
-		PermitRootLogin no
-		StrictModes no
-		PrintMotd no
-		PrintLastLog no
-		UseDNS no
-		X11Forwarding no
-		MaxSessions 200
-		MaxStartups 200:30:300
-	EOF
-	unshare --uts sh -c "hostname host-$name && exec $SSHD -D -e -f $dir/sshd_config" \
-		</dev/null >>"$dir/sshd.log" 2>&1 &
-	pid=$!
-	track_pid "$pid"
-	wait_listening "$addr" "$port" "$pid" || die "upstream $name on $addr:$port: $(tail -n 3 "$dir/sshd.log")"
-	UP_ADDR[$name]=$addr UP_PORT[$name]=$port UP_PID[$name]=$pid UP_DIR[$name]=$dir
-}
-
-start_load_upstream alice "${NET}11" 2022
+# Limits for many connections at once. (sshd takes the first MaxSessions
+# but the last MaxStartups it reads, so extra config lines cannot raise
+# both: start_upstream_with takes them from the environment.)
+UP_MAX_SESSIONS=200 UP_MAX_STARTUPS=200:30:300 start_upstream alice "${NET}11" 2022
 known_hosts_entry alice >"$T/known_hosts"
 make_gateway_key
 cat >"$T/route.ini" <<EOF
