@@ -83,19 +83,24 @@ def h_echo(c, args):
         c.sendall(d)
     c.shutdown(socket.SHUT_WR)
 
-def h_flood(c, args):
-    path, prog = args
-    sent = 0
+def chunks(path):
+    """The file, 64 KiB at a time."""
     with open(path, 'rb') as f:
         while True:
             d = f.read(1 << 16)
             if not d:
-                break
-            c.sendall(d)
-            sent += len(d)
-            with open(prog + '.tmp', 'w') as p:
-                p.write('%d\n' % sent)
-            os.replace(prog + '.tmp', prog)
+                return
+            yield d
+
+def h_flood(c, args):
+    path, prog = args
+    sent = 0
+    for d in chunks(path):
+        c.sendall(d)
+        sent += len(d)
+        with open(prog + '.tmp', 'w') as p:
+            p.write('%d\n' % sent)
+        os.replace(prog + '.tmp', prog)
     c.shutdown(socket.SHUT_WR)
 
 def h_sink(c, args):
@@ -135,12 +140,8 @@ def connect(addr, port):
 
 def send_file(c, path):
     """Sends the file, then EOF."""
-    with open(path, 'rb') as f:
-        while True:
-            d = f.read(1 << 16)
-            if not d:
-                break
-            c.sendall(d)
+    for d in chunks(path):
+        c.sendall(d)
     c.shutdown(socket.SHUT_WR)
 
 def xfer(addr, port, path):
