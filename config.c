@@ -33,6 +33,7 @@
 
 #define DEFAULT_LOGIN_GRACE_TIME 30
 #define DEFAULT_MAX_AUTH_TRIES 6
+#define DEFAULT_MAX_SESSIONS 10
 #define DEFAULT_PORT 22
 
 enum section_kind {
@@ -43,7 +44,8 @@ enum section_kind {
 };
 
 enum server_key { KEY_HOST_KEY, KEY_KNOWN_HOSTS, KEY_SERVER_IDENTITY, KEY_LOGIN_GRACE_TIME,
-	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, KEY_PROXY_PROTOCOL, KEY_IDLE_TIMEOUT, N_SERVER_KEYS };
+	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, KEY_PROXY_PROTOCOL, KEY_IDLE_TIMEOUT, KEY_MAX_SESSIONS,
+	N_SERVER_KEYS };
 /* The keys a lookup answer may set come first: route_keys[0..N_ANSWER_KEYS)
  * are the answer's keys. */
 enum route_key { KEY_UPSTREAM, KEY_USER, KEY_AUTHORIZED_KEYS, KEY_IDENTITY, KEY_AUTH,
@@ -615,6 +617,11 @@ static void set_max_auth_tries(struct parser *p, const char *value)
 	parse_number(p, "max_auth_tries", value, 1, 100, &p->cfg->max_auth_tries);
 }
 
+static void set_max_sessions(struct parser *p, const char *value)
+{
+	parse_number(p, "max_sessions", value, 1, MAX_SESSIONS_LIMIT, &p->cfg->max_sessions);
+}
+
 static void set_log_level(struct parser *p, const char *value)
 {
 	static const char *const names[] = {
@@ -829,6 +836,7 @@ static const struct key_def server_keys[N_SERVER_KEYS] = {
 	[KEY_LOG_LEVEL] = { "log_level", 0, set_log_level },
 	[KEY_PROXY_PROTOCOL] = { "proxy_protocol", 0, set_proxy_protocol },
 	[KEY_IDLE_TIMEOUT] = { "idle_timeout", 0, set_idle_timeout },
+	[KEY_MAX_SESSIONS] = { "max_sessions", 0, set_max_sessions },
 };
 
 static const struct key_def route_keys[N_ROUTE_KEYS] = {
@@ -1194,6 +1202,7 @@ static void init_config(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->login_grace_time = DEFAULT_LOGIN_GRACE_TIME;
 	cfg->max_auth_tries = DEFAULT_MAX_AUTH_TRIES;
+	cfg->max_sessions = DEFAULT_MAX_SESSIONS;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 

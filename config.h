@@ -18,6 +18,10 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_D
 #define AUTH_ALL (AUTH_PUBLICKEY | AUTH_PASSWORD | AUTH_KBDINT)
 #define ROUTE_PATH_MAX 4096
 
+/* Highest max_sessions: no more than the channels of any kind that one
+ * connection may have open (MAX_CHANNELS in proxy.h). */
+#define MAX_SESSIONS_LIMIT 64
+
 /* Route key "lookup": at most this many words (program and arguments), and
  * the default of "lookup_timeout". */
 #define LOOKUP_ARGS_MAX 32
@@ -48,6 +52,7 @@ struct config {
 	char *identity;              /* default private key for the upstream, NULL = none */
 	int login_grace_time;        /* seconds, 0 = no limit; default 30 */
 	int max_auth_tries;          /* default 6 */
+	int max_sessions;            /* session channels open at once; default 10 */
 	enum log_level log_level;    /* default LOG_LEVEL_INFO */
 	int proxy_protocol;          /* connections start with a PROXY header */
 	int idle_timeout;            /* seconds without channel data, 0 = no limit */

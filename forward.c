@@ -17,6 +17,7 @@
 #include "forward.h"
 #include "log.h"
 #include "pair.h"
+#include "relay.h"
 
 /* How long a new tunnel may hold up the connection while the far side
  * decides: most refusals (AllowTcpForwarding, PermitOpen, a closed port)
@@ -166,9 +167,11 @@ int forward_open_step(struct pair *pr, struct pending_open *po)
 static struct pair *open_far_side(struct proxy *p, struct pending_open *po)
 {
 	ssh_session far;
-	struct pair *pr = po ? pair_with_channels(p) : NULL;
+	struct pair *pr = NULL;
 	int rc;
 
+	if (po != NULL && relay_channel_allowed(p, open_kind_names[po->kind]))
+		pr = pair_with_channels(p);
 	if (pr == NULL) {
 		pending_open_free(po);
 		return NULL;
@@ -203,8 +206,12 @@ static int open_tunnel(struct proxy *p, ssh_message msg, enum open_kind kind)
 		return 1;
 	if (ssh_message_channel_request_open_reply_accept_channel(
 		    msg, toward_client(kind) ? pair_upstream(pr) : pair_client(pr)) != SSH_OK) {
+		/* the far side's channel closes with the pair; the near side
+		 * still gets its answer: a refusal */
+		log_info("cannot accept a %s channel: %s", open_kind_names[kind],
+		         ssh_get_error(toward_client(kind) ? p->upstream : p->client));
 		pair_free(pr);
-		return 0;
+		return 1;
 	}
 	start_pair(p, pr, open_kind_names[kind]);
 	return 0;
@@ -224,6 +231,11 @@ static int forward_remote_port(struct proxy *p, ssh_message msg)
 	const char *address = ssh_message_global_request_address(msg);
 	int port = ssh_message_global_request_port(msg), bound = 0, rc;
 
+	if (p->n_listeners >= MAX_LISTENERS) {
+		log_info("refused to forward %s port %d: %d ports are forwarded, the most one "
+		         "connection may have", address, port, p->n_listeners);
+		return 1;
+	}
 	set_blocking(p->upstream, 1);
 	rc = ssh_channel_listen_forward(p->upstream, address, port, &bound);
 	set_blocking(p->upstream, 0);
@@ -232,6 +244,7 @@ static int forward_remote_port(struct proxy *p, ssh_message msg)
 		         ssh_get_error(p->upstream));
 		return 1;
 	}
+	p->n_listeners++;
 	log_verbose("upstream listens on %s port %d for the client", address, port ? port : bound);
 	ssh_message_global_request_reply_success(msg, (uint16_t)(port ? port : bound));
 	return 0;
@@ -247,6 +260,8 @@ static int cancel_remote_port(struct proxy *p, ssh_message msg)
 	set_blocking(p->upstream, 0);
 	if (rc != SSH_OK)
 		return 1;
+	if (p->n_listeners > 0)
+		p->n_listeners--;
 	ssh_message_global_request_reply_success(msg, 0);
 	return 0;
 }

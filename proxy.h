@@ -10,6 +10,12 @@
 
 struct pair;
 
+/* Fixed caps on one connection (sshd has MaxSessions, which is
+ * max_sessions; these bound the rest): channels of any kind open at once,
+ * sessions included, and ports the upstream listens on for ssh -R. */
+#define MAX_CHANNELS 64
+#define MAX_LISTENERS 16
+
 struct proxy {
 	const struct config *cfg;
 	ssh_session client;           /* the server session facing the client */
@@ -30,7 +36,12 @@ struct proxy {
 	int authenticated;
 	const char *auth_method;      /* the method that logged the user in */
 
-	struct pair *pairs;           /* relayed session channels */
+	struct pair *pairs;           /* relayed channels */
+	int n_channels;               /* pairs open (or opening), of any kind */
+	int n_sessions;               /* of them, session channels */
+	int n_listeners;              /* ssh -R ports the upstream listens on */
+	const char *violation;        /* "client" or "upstream": it broke flow control */
+	unsigned long violation_channel;
 	int news;                     /* a channel callback took a note since the last pump */
 	unsigned long channels_opened;
 	unsigned long long bytes_to_upstream, bytes_to_client;

@@ -8,7 +8,8 @@
  * poll: it reads what libssh holds into a carry buffer and writes on what
  * the destination's window allows. Until the carry is empty nothing more
  * is read, so libssh's window stops the sender: that is the flow control,
- * and memory stays bounded by the windows. */
+ * and memory stays bounded by the windows, for a peer that keeps to them.
+ * One that does not ends the connection (see "flow control" below). */
 #include "relay.h"
 
 #include <libssh/callbacks.h>
@@ -58,6 +59,7 @@ struct pair {
 	int exit_core;
 
 	unsigned long id;        /* for the log: channels are counted from 1 */
+	int is_session;
 	struct timespec close_held_since;  /* see hold_client_close() */
 	struct pending_open *opening;  /* the far side's open is not answered yet */
 	int opening_toward_client;
@@ -72,7 +74,79 @@ void set_blocking(ssh_session s, int blocking)
 	ssh_set_blocking(s, blocking);
 }
 
+/* ---- flow control ----
+ *
+ * A peer may send no more than the window sshroute advertised. libssh
+ * counts that window, but 0.10 buffers an excess anyway ("accept it
+ * anyway") and 0.11 and later drop it, setting only an error string; all
+ * three name it in their log ("Data packet too big for our window"). sshd
+ * ends such a connection ("peer ignored channel window"), and so does
+ * sshroute: a peer that ignores the window could otherwise fill memory.
+ *
+ * As a backstop that does not depend on libssh's wording: for a peer that
+ * keeps to its window, libssh never holds more than about 2 MB of one
+ * channel's data (1,920,000 bytes in 0.10, 2 MiB in 0.11), so more than
+ * BUFFERED_MAX is a violation too. */
+#define BUFFERED_MAX ((uint32_t)4 * 1024 * 1024)
+
+static int window_exceeded;  /* libssh logged an excess; the next data callback names the side */
+
+void relay_watch_libssh(const char *function, const char *line)
+{
+	if (strcmp(function, "channel_rcv_data") == 0 &&
+	    strstr(line, "Data packet too big for our window") != NULL)
+		window_exceeded = 1;
+}
+
+/* Called with what libssh now holds of the channel's data from side. */
+static void check_window(struct pair *pr, const char *side, uint32_t held)
+{
+	if (!window_exceeded && held <= BUFFERED_MAX)
+		return;
+	window_exceeded = 0;
+	if (pr->p->violation == NULL) {
+		pr->p->violation = side;
+		pr->p->violation_channel = pr->id;
+	}
+}
+
+/* libssh 0.11 and later drop the excess without a data callback: the
+ * session whose error says so is the one that sent it. */
+static void name_violation(struct proxy *p)
+{
+	if (!window_exceeded || p->violation != NULL)
+		return;
+	if (strcmp(ssh_get_error(p->upstream), "Window exceeded") == 0)
+		p->violation = "upstream";
+	else
+		p->violation = "client";
+}
+
+static void end_on_violation(struct proxy *p)
+{
+	int by_upstream;
+
+	name_violation(p);
+	if (p->violation == NULL)
+		return;
+	by_upstream = strcmp(p->violation, "upstream") == 0;
+	log_error("channel %lu: the %s sent more data than the window allowed "
+	          "(rcvd too much data): protocol violation", p->violation_channel, p->violation);
+	proxy_end(p, by_upstream ? EXIT_UPSTREAM : EXIT_CLIENT, "protocol violation",
+	          by_upstream ? "sshroute: the server broke the SSH protocol"
+	                      : "Protocol violation: peer ignored channel window");
+}
+
 /* ---- notes taken by the callbacks ---- */
+
+/* New bytes are activity (idle_timeout); bytes that only wait are not. */
+static void note_arrival(struct pair *pr, struct stream *st, uint32_t held)
+{
+	if (held > st->pending)
+		clock_gettime(CLOCK_MONOTONIC, &pr->p->last_activity);
+	st->pending = held;
+	pr->p->news = 1;
+}
 
 static int on_client_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
                           void *userdata)
@@ -80,10 +154,10 @@ static int on_client_data(ssh_session s, ssh_channel c, void *data, uint32_t len
 	struct pair *pr = userdata;
 
 	(void)s, (void)c, (void)data;
+	check_window(pr, "client", len);
 	if (is_stderr)
 		return (int)len; /* clients have no stderr to send: drop it */
-	pr->up.pending = len;
-	pr->p->news = 1;
+	note_arrival(pr, &pr->up, len);
 	return 0;
 }
 
@@ -91,10 +165,13 @@ static int on_upstream_data(ssh_session s, ssh_channel c, void *data, uint32_t l
                             void *userdata)
 {
 	struct pair *pr = userdata;
+	struct stream *st = is_stderr ? &pr->down_err : &pr->down_out;
+	struct stream *other = is_stderr ? &pr->down_out : &pr->down_err;
 
 	(void)s, (void)c, (void)data;
-	(is_stderr ? &pr->down_err : &pr->down_out)->pending = len;
-	pr->p->news = 1;
+	/* stdout and stderr share the channel's window */
+	check_window(pr, "upstream", len + other->pending);
+	note_arrival(pr, st, len);
 	return 0;
 }
 
@@ -418,10 +495,6 @@ static int pump_data(struct pair *pr)
 	struct proxy *p = pr->p;
 	int moved = 0;
 
-	/* what is pending counts as activity, even if the far side is slow */
-	if (pr->up.pending || pr->down_out.pending || pr->down_err.pending)
-		clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
-
 	moved |= pump_stream(&pr->up, pr->client, !pr->sent_close_down, pr->upstream,
 	                     upstream_writable(pr), &p->bytes_to_upstream);
 	moved |= pump_stream(&pr->down_out, pr->upstream, !pr->sent_close_up, pr->client,
@@ -607,6 +680,10 @@ static int pair_finished(const struct pair *pr)
 
 void pair_free(struct pair *pr)
 {
+	if (pr->id != 0) { /* started: it was counted */
+		pr->p->n_channels--;
+		pr->p->n_sessions -= pr->is_session;
+	}
 	if (pr->opening)
 		forward_open_abandon(pr->opening);
 	if (pr->client) {
@@ -706,14 +783,42 @@ void start_pair(struct proxy *p, struct pair *pr, const char *kind)
 {
 	append_pair(p, pr);
 	pr->id = ++p->channels_opened;
+	pr->is_session = strcmp(kind, "session") == 0;
+	p->n_channels++;
+	p->n_sessions += pr->is_session;
 	log_verbose("%s channel %lu opened", kind, pr->id);
+}
+
+int relay_channel_allowed(struct proxy *p, const char *kind)
+{
+	if (p->n_channels >= MAX_CHANNELS) {
+		log_info("refused a %s channel: %d channels are open, the most one connection may have",
+		         kind, p->n_channels);
+		return 0;
+	}
+	return 1;
+}
+
+/* sshd's MaxSessions: over the limit, the open is refused and the
+ * connection goes on. */
+static int session_allowed(struct proxy *p)
+{
+	if (p->n_sessions >= p->cfg->max_sessions) {
+		log_info("refused a session channel: %d sessions are open (max_sessions)",
+		         p->n_sessions);
+		return 0;
+	}
+	return relay_channel_allowed(p, "session");
 }
 
 ssh_channel relay_open_session(struct proxy *p)
 {
-	struct pair *pr = pair_with_channels(p);
+	struct pair *pr;
 	int rc;
 
+	if (!session_allowed(p))
+		return NULL;
+	pr = pair_with_channels(p);
 	if (pr == NULL)
 		return NULL;
 	set_blocking(p->upstream, 1);
@@ -798,6 +903,7 @@ void relay_run(struct proxy *p)
 	set_blocking(p->upstream, 0);
 	clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
 	for (;;) {
+		end_on_violation(p);
 		/* The upstream first: when its socket fails inside a write to the
 		 * client, libssh marks the client session failed too. */
 		if (session_is_gone(p->upstream))
@@ -807,6 +913,7 @@ void relay_run(struct proxy *p)
 			proxy_end(p, EXIT_OK, "client closed", NULL);
 		}
 		pump_all(p);
+		end_on_violation(p);
 		if (idle_too_long(p)) {
 			log_info("no data for %d seconds (idle_timeout)", p->cfg->idle_timeout);
 			proxy_end(p, EXIT_OK, "idle timeout", "sshroute: idle timeout");

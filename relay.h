@@ -8,6 +8,14 @@
  * client, or NULL when the upstream refused. */
 ssh_channel relay_open_session(struct proxy *p);
 
+/* 1 when one more channel of kind may open (MAX_CHANNELS); logs a
+ * refusal. */
+int relay_channel_allowed(struct proxy *p, const char *kind);
+
+/* Watches libssh's log lines for a peer that ignores the channel window
+ * (see log_route_libssh). */
+void relay_watch_libssh(const char *function, const char *line);
+
 /* Relays until the client or the upstream ends; never returns. */
 void relay_run(struct proxy *p) __attribute__((noreturn));
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -349,14 +350,16 @@ static double seconds_since(const struct timespec *start)
 static void log_session_record(const struct proxy *p, int code, const char *reason)
 {
 	char port[16], duration[32], up[32], down[32], channels[24], status[16], exit_code[8],
-		upstream[ROUTE_HOST_MAX + 16];
+		upstream[ROUTE_HOST_MAX + 16], memory[24];
+	struct rusage ru;
 	struct log_field fields[] = {
 		{ "client_addr", p->client_addr }, { "client_port", port },
 		{ "user", p->user ? p->user : "" }, { "upstream", upstream },
 		{ "method", p->auth_method ? p->auth_method : "" }, { "duration", duration },
 		{ "bytes_to_upstream", up }, { "bytes_to_client", down },
 		{ "channels", channels }, { "exit_status", status },
-		{ "end", reason ? reason : "" }, { "exit", exit_code },
+		{ "peak_memory_kib", memory }, { "end", reason ? reason : "" },
+		{ "exit", exit_code },
 	};
 
 	snprintf(port, sizeof(port), "%d", p->client_port);
@@ -369,6 +372,10 @@ static void log_session_record(const struct proxy *p, int code, const char *reas
 	snprintf(channels, sizeof(channels), "%lu", p->channels_opened);
 	snprintf(status, sizeof(status), "%d", p->last_exit_status);
 	snprintf(exit_code, sizeof(exit_code), "%d", code);
+	/* the peak resident size (VmHWM): what a peer made this process use */
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		ru.ru_maxrss = 0;
+	snprintf(memory, sizeof(memory), "%ld", ru.ru_maxrss);
 	log_record(LOG_LEVEL_INFO, "session end", fields, sizeof(fields) / sizeof(fields[0]));
 }
 
@@ -489,6 +496,13 @@ static void serve(const struct config *cfg, int fd)
 	relay_run(p);
 }
 
+/* Some things libssh tells only in its log (see log_route_libssh). */
+static void watch_libssh(const char *function, const char *line)
+{
+	auth_watch_libssh(function, line);
+	relay_watch_libssh(function, line);
+}
+
 static void report_to_log(const char *message, void *ctx)
 {
 	(void)ctx;
@@ -520,7 +534,7 @@ int main(int argc, char **argv)
 		die(EXIT_CONFIG, "%s: configuration is not usable, connection refused", o.file);
 	level = (int)cfg.log_level + o.verbose;
 	log_set_level(level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : (enum log_level)level);
-	log_route_libssh(auth_watch_libssh);
+	log_route_libssh(watch_libssh);
 	if (ssh_init() != SSH_OK)
 		die(EXIT_INTERNAL, "cannot initialise libssh");
 	serve(&cfg, fd);

@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""A logged-in client that misbehaves on purpose (tests/t-frontdoor.sh).
+
+Usage: hostile_peer.py ADDR PORT USER PASSWORD MODE [ARG...]
+The gateway's host key is not checked (the tests are about what comes after
+the login). Password authentication; then MODE:
+
+  flood MIB            exec "sleep 60" (which never reads its stdin) and
+                       send MIB MiB into it, ignoring the channel window
+                       (paramiko's own window is raised before each send).
+                       Prints "sent N" (bytes) and "ended: REASON" when the
+                       connection ends.
+  sessions N           opens N session channels, keeps them open; prints
+                       "opened K refused R", then runs "echo alive" on a new
+                       channel after closing one, and prints its output.
+  channels N HOST PORT opens N direct-tcpip channels to HOST:PORT (from the
+                       upstream), prints "opened K refused R", then runs
+                       "echo alive" in a session after closing them.
+  listeners N          asks for N remote forwards (port 0) on 127.0.0.1;
+                       prints "bound K refused R", then runs "echo alive".
+  stall SECONDS CMD    exec CMD on a channel with a 32 KiB window, read
+                       nothing for SECONDS, then read to the end; prints
+                       "received N" (bytes), "sha256 HEX", "exit STATUS"
+                       (-1: none) and "ended: REASON".
+Exit status 0 unless the login itself fails (5).
+"""
+
+import hashlib
+import socket
+import sys
+import time
+import warnings
+
+warnings.filterwarnings("ignore")
+import paramiko  # noqa: E402
+
+
+def login(addr, port, user, password):
+    sock = socket.create_connection((addr, port), timeout=10)
+    t = paramiko.Transport(sock)
+    t.start_client(timeout=10)
+    try:
+        t.auth_password(user, password)
+    except paramiko.SSHException as e:
+        print("AUTH FAILED: %s" % e, file=sys.stderr)
+        sys.exit(5)
+    return t
+
+
+def run_echo(t):
+    """Runs "echo alive" on a fresh session channel: the connection goes on."""
+    try:
+        chan = t.open_session(timeout=10)
+        chan.settimeout(20)
+        chan.exec_command("echo alive")
+        out = b""
+        while True:
+            data = chan.recv(4096)
+            if not data:
+                break
+            out += data
+        print("echo: %s" % out.decode().strip(), flush=True)
+    except (paramiko.SSHException, OSError, EOFError) as e:
+        print("echo failed: %s" % e, flush=True)
+
+
+def flood(t, mib):
+    chan = t.open_session(timeout=10)
+    chan.exec_command("sleep 60")
+    block = b"x" * 32768
+    sent = 0
+    reason = "still open"
+    deadline = time.time() + 60
+    try:
+        while sent < mib * 1024 * 1024 and time.time() < deadline:
+            # paramiko would wait for the gateway's window: pretend it is open
+            with chan.lock:
+                chan.out_window_size = 1 << 30
+            chan.send(block)
+            sent += len(block)
+            if not t.is_active():
+                break
+    except (paramiko.SSHException, OSError, EOFError) as e:
+        reason = "%s: %s" % (type(e).__name__, e)
+    for _ in range(100):
+        if not t.is_active():
+            break
+        time.sleep(0.1)
+    if not t.is_active():
+        reason = "connection closed" if reason == "still open" else reason
+    print("sent %d" % sent, flush=True)
+    print("ended: %s" % reason, flush=True)
+
+
+def count_sessions(t, n):
+    chans, refused = [], 0
+    for _ in range(n):
+        try:
+            chans.append(t.open_session(timeout=10))
+        except paramiko.ChannelException:
+            refused += 1
+    print("opened %d refused %d" % (len(chans), refused), flush=True)
+    if chans:
+        chans[0].close()
+        time.sleep(0.5)
+    run_echo(t)
+
+
+def count_channels(t, n, host, port):
+    chans, refused = [], 0
+    for _ in range(n):
+        try:
+            chans.append(t.open_channel("direct-tcpip", (host, port), ("127.0.0.1", 40000),
+                                        timeout=10))
+        except paramiko.ChannelException:
+            refused += 1
+    print("opened %d refused %d" % (len(chans), refused), flush=True)
+    for c in chans:
+        c.close()
+    time.sleep(1)
+    run_echo(t)
+
+
+def count_listeners(t, n):
+    bound, refused = 0, 0
+    for _ in range(n):
+        try:
+            t.request_port_forward("127.0.0.1", 0)
+            bound += 1
+        except paramiko.SSHException:
+            refused += 1
+    print("bound %d refused %d" % (bound, refused), flush=True)
+    run_echo(t)
+
+
+def stall(t, seconds, command):
+    chan = t.open_session(window_size=32768, max_packet_size=32768, timeout=10)
+    chan.exec_command(command)
+    time.sleep(seconds)
+    chan.settimeout(30)
+    got, digest, reason = 0, hashlib.sha256(), "end of data"
+    try:
+        while True:
+            data = chan.recv(65536)
+            if not data:
+                break
+            got += len(data)
+            digest.update(data)
+    except (paramiko.SSHException, OSError, EOFError) as e:
+        reason = "%s: %s" % (type(e).__name__, e)
+    status = chan.recv_exit_status() if chan.exit_status_ready() else -1
+    print("received %d" % got, flush=True)
+    print("sha256 %s" % digest.hexdigest(), flush=True)
+    print("exit %d" % status, flush=True)
+    print("ended: %s" % reason, flush=True)
+
+
+def main():
+    addr, port, user, password, mode = sys.argv[1:6]
+    args = sys.argv[6:]
+    t = login(addr, int(port), user, password)
+    if mode == "flood":
+        flood(t, int(args[0]))
+    elif mode == "sessions":
+        count_sessions(t, int(args[0]))
+    elif mode == "channels":
+        count_channels(t, int(args[0]), args[1], int(args[2]))
+    elif mode == "listeners":
+        count_listeners(t, int(args[0]))
+    elif mode == "stall":
+        stall(t, float(args[0]), args[1])
+    else:
+        sys.exit("hostile_peer: unknown mode %s" % mode)
+    t.close()
+
+
+main()
