@@ -1,17 +1,25 @@
 /* auth.c: authenticate the client by passing its credentials upstream.
  *
- * The first userauth request fixes the user name and picks the route. A
- * user with a route gets an upstream connection at once, and is offered
- * the methods that route and upstream allow: publickey when the route maps
- * keys, password and keyboard-interactive when the upstream accepts them.
- * Passwords and keyboard-interactive rounds go to the upstream verbatim;
- * a client key listed in the route's authorized_keys is replaced by the
- * route's identity, since a client's signature is bound to its session
- * with the proxy and cannot be replayed.
+ * The first userauth request fixes the user name. Until the client
+ * presents a credential, every name gets the same answer, at once: the
+ * methods the server allows at all, no banner, no upstream contacted. So
+ * a stranger learns nothing about which names exist and cannot make the
+ * upstreams do any work (or lock the gateway out with their own
+ * penalties, since they see only the gateway's address).
  *
- * A user without a route is offered password and fails like a wrong
- * password, after the same delay: the proxy does not reveal which names
- * exist. */
+ * A credential (a password, a keyboard-interactive request, a signed
+ * public key that the route's authorized_keys lists) makes sshroute
+ * connect the route's upstream, once; from then on the client sees what
+ * the upstream says: its banner, its methods, partial success. Passwords
+ * and keyboard-interactive rounds go to the upstream verbatim; a listed
+ * client key is replaced by the route's identity, since a client's
+ * signature is bound to its session with the proxy and cannot be
+ * replayed. A key probe (no signature) is answered from authorized_keys
+ * alone.
+ *
+ * A user without a route fails as a wrong credential does: a key is
+ * refused as an unlisted one, a password after the same delay, and
+ * keyboard-interactive after one ordinary password prompt. */
 #include "auth.h"
 
 #include <errno.h>
@@ -33,8 +41,17 @@
  * pam_unix takes, so a missing account looks like a wrong password. */
 #define FAILURE_DELAY_MS 2000
 
-/* What a user without a route is offered. */
-#define NO_ROUTE_METHODS ((int)SSH_AUTH_METHOD_PASSWORD)
+/* The prompt of a keyboard-interactive exchange that sshroute asks
+ * itself (see ask_password): what sshd's PAM asks. */
+static const char password_prompt[] = "Password: ";
+
+/* What the steps of a request return when it goes on: no SSH_AUTH_*
+ * value (SSH_AUTH_SUCCESS is 0, so 0 cannot mean "go on"). */
+#define GO_ON (-100)
+
+/* Rounds of empty answers sshroute gives an upstream to end an exchange
+ * the client abandoned. */
+#define ABANDON_ROUNDS_MAX 8
 
 static const char unavailable_message[] = "sshroute: the server for this account is unavailable";
 static const char identity_refused_message[] =
@@ -83,39 +100,60 @@ static void accept_user(struct proxy *p, const char *user)
 	proxy_end(p, EXIT_CLIENT, "user name changed", "Change of username or service not allowed");
 }
 
-/* The methods the client may use now: what the route allows and the
- * upstream still accepts. */
-static int offered_methods(const struct proxy *p)
+static int ssh_methods(int auth)
 {
-	int up = p->upstream_methods, allowed, m = 0;
-
-	if (!p->have_route)
-		return NO_ROUTE_METHODS;
-	allowed = p->target.auth;
-	if ((allowed & AUTH_PUBLICKEY) && (up & SSH_AUTH_METHOD_PUBLICKEY))
-		m |= SSH_AUTH_METHOD_PUBLICKEY;
-	if ((allowed & AUTH_PASSWORD) && (up & SSH_AUTH_METHOD_PASSWORD))
-		m |= SSH_AUTH_METHOD_PASSWORD;
-	if ((allowed & AUTH_KBDINT) && (up & SSH_AUTH_METHOD_INTERACTIVE))
-		m |= SSH_AUTH_METHOD_INTERACTIVE;
-	return m;
+	return (auth & AUTH_PUBLICKEY ? (int)SSH_AUTH_METHOD_PUBLICKEY : 0) |
+	       (auth & AUTH_PASSWORD ? (int)SSH_AUTH_METHOD_PASSWORD : 0) |
+	       (auth & AUTH_KBDINT ? (int)SSH_AUTH_METHOD_INTERACTIVE : 0);
 }
 
-/* 1 when method can be tried upstream: a user without a route is offered
- * password, but there is nothing to try it on. */
+/* The methods the server allows at all: those of any route (publickey
+ * only where a route can have keys). The same for every name. */
+static int server_methods(const struct config *cfg)
+{
+	int auth = 0;
+	size_t i;
+
+	for (i = 0; i < cfg->n_routes; i++) {
+		const struct route *r = &cfg->routes[i];
+		int a = r->auth;
+
+		if (r->authorized_keys == NULL && r->lookup == NULL)
+			a &= ~AUTH_PUBLICKEY;
+		auth |= a;
+	}
+	return auth ? ssh_methods(auth) : (int)SSH_AUTH_METHOD_PASSWORD;
+}
+
+/* The methods the client may use now: the server's, the same for every
+ * name, until a partial success (the upstream took one credential and
+ * wants another, as sshd's AuthenticationMethods); from then on, what the
+ * route allows and the upstream still accepts. A plain failure does not
+ * narrow the list: which methods a route's upstream takes would tell a
+ * stranger, after one wrong password, that the name has a route. */
+static int offered_methods(const struct proxy *p)
+{
+	int m;
+
+	if (p->upstream == NULL || !p->partial)
+		return server_methods(p->cfg);
+	m = ssh_methods(p->target.auth) & p->upstream_methods;
+	/* Offering nothing would leave the client without a word: a routed
+	 * user whose upstream accepts nothing sshroute can pass gets the
+	 * server's methods, and the log says why (log_unusable_route). */
+	return m ? m : server_methods(p->cfg);
+}
+
+/* 1 when method can be tried upstream now. */
 static int upstream_accepts(const struct proxy *p, int method)
 {
-	return p->have_route && p->upstream != NULL && (offered_methods(p) & method);
+	return p->have_route && p->upstream != NULL &&
+	       (ssh_methods(p->target.auth) & p->upstream_methods & method);
 }
 
 static void offer_methods(struct proxy *p)
 {
-	int m = offered_methods(p);
-
-	/* Offering nothing would leave the client without a word: a routed
-	 * user whose upstream accepts nothing sshroute can pass gets the
-	 * no-route methods, and the log says why. */
-	ssh_set_auth_methods(p->client, m ? m : NO_ROUTE_METHODS);
+	ssh_set_auth_methods(p->client, offered_methods(p));
 }
 
 static void log_route(const struct proxy *p)
@@ -126,7 +164,7 @@ static void log_route(const struct proxy *p)
 
 static void log_unusable_route(const struct proxy *p)
 {
-	if (offered_methods(p) == 0)
+	if ((ssh_methods(p->target.auth) & p->upstream_methods) == 0)
 		log_error("route %s: the upstream accepts no method this route can pass on "
 		          "(upstream offers %s%s%s; route auth and authorized_keys allow %s%s%s)",
 		          p->target.route->pattern,
@@ -159,24 +197,24 @@ static void report_problem(const char *message, void *ctx)
 	log_error("%s", message);
 }
 
-/* Looks the route up once (running its lookup program, if any) and, when there is one, connects the upstream
- * and asks it with "none" which methods it accepts. Returns
- * SSH_AUTH_SUCCESS when the upstream let the user in without credentials. */
-static int prepare_route(struct proxy *p)
+/* Looks the route up, once (running its lookup program, if any), without
+ * any upstream work. Returns 1 when the user has a route. A failed lookup
+ * is remembered: the client hears of it only at a credential. */
+static int find_route(struct proxy *p)
 {
 	char upstream[ROUTE_HOST_MAX + 16];
-	int rc;
 
 	if (p->route_looked_up)
-		return SSH_AUTH_DENIED;
+		return p->have_route;
 	p->route_looked_up = 1;
 	switch (route_resolve(p->cfg, p->user, p->client_addr, p->client_port, &p->target,
 	                      report_problem, NULL)) {
 	case ROUTE_NONE:
 		log_info("no route for user %s", p->user);
-		return SSH_AUTH_DENIED;
+		return 0;
 	case ROUTE_FAILED:
-		proxy_end(p, EXIT_UPSTREAM, "lookup failed", unavailable_message);
+		p->route_failed = 1;
+		return 0;
 	case ROUTE_FOUND:
 		break;
 	}
@@ -184,6 +222,38 @@ static int prepare_route(struct proxy *p)
 	snprintf(upstream, sizeof(upstream), "%s:%d", p->target.host, p->target.port);
 	log_set_upstream(upstream);
 	log_route(p);
+	return 1;
+}
+
+/* 1 when a credential of this kind (AUTH_*) goes to the upstream: the
+ * route allows it, or the lookup failed (the client is then told that the
+ * server is unavailable, which it may learn only now). */
+static int route_takes(struct proxy *p, int auth)
+{
+	return (find_route(p) && (p->target.auth & auth)) || p->route_failed;
+}
+
+/* The upstream failed during authentication: the client is told that
+ * the server is unavailable. */
+static void upstream_failed(struct proxy *p) __attribute__((noreturn));
+static void upstream_failed(struct proxy *p)
+{
+	log_error("upstream failed during authentication: %s", ssh_get_error(p->upstream));
+	proxy_end(p, EXIT_UPSTREAM, "upstream failed", unavailable_message);
+}
+
+/* A credential arrived: connects the route's upstream (once) and asks it
+ * with "none" which methods it accepts. Returns SSH_AUTH_SUCCESS when the
+ * upstream lets the user in without credentials. Every failure ends the
+ * connection with "unavailable". */
+static int contact_upstream(struct proxy *p)
+{
+	int rc;
+
+	if (p->route_failed)
+		proxy_end(p, EXIT_UPSTREAM, "lookup failed", unavailable_message);
+	if (p->upstream != NULL)
+		return SSH_AUTH_DENIED;
 	p->upstream = upstream_connect(p->cfg, &p->target);
 	if (p->upstream == NULL)
 		proxy_end(p, EXIT_UPSTREAM, "upstream unavailable", unavailable_message);
@@ -193,10 +263,8 @@ static int prepare_route(struct proxy *p)
 	}
 	forward_attach_upstream(p);
 	rc = upstream_auth_none(p->upstream, &p->upstream_methods);
-	if (rc == SSH_AUTH_ERROR) {
-		log_error("upstream failed during authentication: %s", ssh_get_error(p->upstream));
-		proxy_end(p, EXIT_UPSTREAM, "upstream failed", unavailable_message);
-	}
+	if (rc == SSH_AUTH_ERROR)
+		upstream_failed(p);
 	pass_banner(p);
 	if (rc != SSH_AUTH_SUCCESS)
 		log_unusable_route(p);
@@ -214,12 +282,44 @@ static int accept_login(struct proxy *p, const char *method)
 	return SSH_AUTH_SUCCESS;
 }
 
+/* A client key that the route lists, signed by the client, logs in
+ * upstream as the route's identity. Returns the upstream's SSH_AUTH_*
+ * answer; a refusal of the identity ends the connection. */
+static int try_identity(struct proxy *p)
+{
+	int rc = upstream_auth_identity(p->upstream, p->target.identity);
+
+	if (rc == SSH_AUTH_DENIED) {
+		log_error("upstream %s:%d refused sshroute's identity %s for user %s (route %s): "
+		          "add its public key to the upstream account's authorized_keys",
+		          p->target.host, p->target.port, p->target.identity, p->target.user,
+		          p->target.route->pattern);
+		proxy_end(p, EXIT_UPSTREAM, "upstream refused the identity", identity_refused_message);
+	}
+	return rc;
+}
+
 /* The upstream accepted one method and wants another (sshd's
- * AuthenticationMethods): the client is told the same. */
+ * AuthenticationMethods): the client is told the same. A key the client
+ * proved earlier on this connection is used at once when the upstream
+ * now asks for one. */
 static int accept_partially(struct proxy *p, const char *method)
 {
+	int rc;
+
+	p->partial = 1;
 	p->upstream_methods = upstream_methods_left(p->upstream);
 	log_info("partial success with %s for user %s; upstream wants more", method, p->user);
+	if (p->key_proven && upstream_accepts(p, SSH_AUTH_METHOD_PUBLICKEY)) {
+		p->key_proven = 0;
+		rc = try_identity(p);
+		if (rc == SSH_AUTH_SUCCESS)
+			return accept_login(p, "publickey");
+		if (rc != SSH_AUTH_PARTIAL)
+			upstream_failed(p);
+		p->upstream_methods = upstream_methods_left(p->upstream);
+		log_info("partial success with publickey for user %s; upstream wants more", p->user);
+	}
 	offer_methods(p);
 	return SSH_AUTH_PARTIAL;
 }
@@ -234,7 +334,7 @@ static int count_failure(struct proxy *p, const char *method)
 	if (p->failures >= p->cfg->max_auth_tries)
 		proxy_end(p, EXIT_CLIENT, "too many authentication failures",
 		          "Too many authentication failures");
-	if (p->upstream)
+	if (p->upstream && !p->upstream_kbdint)
 		p->upstream_methods = upstream_methods_left(p->upstream);
 	offer_methods(p);
 	return SSH_AUTH_DENIED;
@@ -258,13 +358,14 @@ static int upstream_verdict(struct proxy *p, int rc, const char *method)
 	case SSH_AUTH_DENIED:
 		return reject_attempt(p, method);
 	default:
-		log_error("upstream failed during authentication: %s", ssh_get_error(p->upstream));
-		proxy_end(p, EXIT_UPSTREAM, "upstream failed", unavailable_message);
+		upstream_failed(p);
 	}
 }
 
-/* Common start of every request. Returns 0 when the request can go on,
- * or an SSH_AUTH_* answer for it. */
+static int abandon_upstream_kbdint(struct proxy *p);
+
+/* Common start of every request. Returns GO_ON when the request can go
+ * on, or an SSH_AUTH_* answer for it. */
 static int begin_request(struct proxy *p, const char *user)
 {
 	if (p->authenticated) {
@@ -274,10 +375,15 @@ static int begin_request(struct proxy *p, const char *user)
 	}
 	start_attempt(p);
 	accept_user(p, user);
-	p->kbdint = 0;
-	if (prepare_route(p) == SSH_AUTH_SUCCESS)
-		return accept_login(p, "none");
-	return 0;
+	p->kbdint = KBDINT_NONE;
+	return abandon_upstream_kbdint(p);
+}
+
+/* The credential goes upstream: connects it if need be. Returns GO_ON,
+ * or the answer when the upstream let the user in at "none". */
+static int upstream_ready(struct proxy *p)
+{
+	return contact_upstream(p) == SSH_AUTH_SUCCESS ? accept_login(p, "none") : GO_ON;
 }
 
 /* ---- none, password, publickey (libssh server callbacks) ---- */
@@ -288,7 +394,7 @@ static int on_auth_none(ssh_session session, const char *user, void *userdata)
 	int rc;
 
 	(void)session;
-	if ((rc = begin_request(p, user)) != 0)
+	if ((rc = begin_request(p, user)) != GO_ON)
 		return rc;
 	offer_methods(p);
 	return SSH_AUTH_DENIED;
@@ -301,16 +407,21 @@ static int on_auth_password(ssh_session session, const char *user, const char *p
 	int rc;
 
 	(void)session;
-	if ((rc = begin_request(p, user)) != 0)
+	if ((rc = begin_request(p, user)) != GO_ON)
+		return rc;
+	if (!route_takes(p, AUTH_PASSWORD))
+		return reject_attempt(p, "password");
+	if ((rc = upstream_ready(p)) != GO_ON)
 		return rc;
 	if (!upstream_accepts(p, SSH_AUTH_METHOD_PASSWORD))
 		return reject_attempt(p, "password");
 	return upstream_verdict(p, upstream_auth_password(p->upstream, password), "password");
 }
 
-static int key_is_mapped(const struct proxy *p, ssh_key key)
+/* Answered from the route alone: no upstream is asked. */
+static int key_is_listed(struct proxy *p, ssh_key key)
 {
-	if (!upstream_accepts(p, SSH_AUTH_METHOD_PUBLICKEY))
+	if (!find_route(p) || !(p->target.auth & AUTH_PUBLICKEY))
 		return 0;
 	return authorized_keys_match(p->target.authorized_keys, key);
 }
@@ -324,27 +435,40 @@ static int on_auth_pubkey(ssh_session session, const char *user, struct ssh_key_
 	int rc;
 
 	(void)session;
-	if ((rc = begin_request(p, user)) != 0)
+	if ((rc = begin_request(p, user)) != GO_ON)
 		return rc;
-	if (!key_is_mapped(p, key))
+	if (!key_is_listed(p, key))
 		return count_failure(p, "publickey");
 	if (signature_state == SSH_PUBLICKEY_STATE_NONE)
 		return SSH_AUTH_SUCCESS; /* PK_OK: the client may sign */
 	if (signature_state != SSH_PUBLICKEY_STATE_VALID)
 		return reject_attempt(p, "publickey");
-	rc = upstream_auth_identity(p->upstream, p->target.identity);
-	if (rc == SSH_AUTH_DENIED) {
-		log_error("upstream %s:%d refused sshroute's identity %s for user %s (route %s): "
-		          "add its public key to the upstream account's authorized_keys",
-		          p->target.host, p->target.port, p->target.identity, p->target.user,
-		          p->target.route->pattern);
-		proxy_end(p, EXIT_UPSTREAM, "upstream refused the identity", identity_refused_message);
+	if ((rc = upstream_ready(p)) != GO_ON)
+		return rc;
+	if (!upstream_accepts(p, SSH_AUTH_METHOD_PUBLICKEY)) {
+		/* The upstream wants another method first (AuthenticationMethods
+		 * password,publickey): the key is refused for now, and used as
+		 * soon as the upstream asks for it (accept_partially). */
+		p->key_proven = 1;
+		return count_failure(p, "publickey");
 	}
-	return upstream_verdict(p, rc, "publickey");
+	return upstream_verdict(p, try_identity(p), "publickey");
 }
 
 /* ---- keyboard-interactive (no server callback in libssh 0.10: it comes
  * through the message callback) ---- */
+
+/* Sends one round of prompts to the client. A client that cannot take it
+ * is gone. */
+static void send_prompts(struct proxy *p, ssh_message msg, const char *name,
+                         const char *instruction, unsigned int n, const char **prompts, char *echo)
+{
+	if (ssh_message_auth_interactive_request(msg, name, instruction, n, prompts, echo) !=
+	    SSH_OK) {
+		log_info("cannot send keyboard-interactive prompts: %s", ssh_get_error(p->client));
+		proxy_end(p, EXIT_CLIENT, "client failed", NULL);
+	}
+}
 
 /* Sends the upstream's current round (name, instruction, prompts with
  * their echo flags) to the client, verbatim. */
@@ -359,12 +483,25 @@ static void relay_prompts(struct proxy *p, ssh_message msg)
 	/* libssh 0.10's getprompt checks its bound off by one: stay below n */
 	for (i = 0; i < n; i++)
 		prompts[i] = ssh_userauth_kbdint_getprompt(p->upstream, (unsigned int)i, &echo[i]);
-	ssh_message_auth_interactive_request(msg, ssh_userauth_kbdint_getname(p->upstream),
-	                                     ssh_userauth_kbdint_getinstruction(p->upstream),
-	                                     (unsigned int)n, prompts, echo);
+	send_prompts(p, msg, ssh_userauth_kbdint_getname(p->upstream),
+	             ssh_userauth_kbdint_getinstruction(p->upstream), (unsigned int)(n > 0 ? n : 0),
+	             prompts, echo);
 	free(prompts);
 	free(echo);
-	p->kbdint = 1;
+	p->kbdint = KBDINT_UPSTREAM;
+}
+
+/* One ordinary password prompt, as sshd's PAM asks it. Its answer goes
+ * upstream as a password (KBDINT_PASSWORD: the upstream takes passwords,
+ * not keyboard-interactive) or fails like a wrong one (KBDINT_FAKE: no
+ * route, or nothing upstream to pass it to). */
+static void ask_password(struct proxy *p, ssh_message msg, int kind)
+{
+	const char *prompts[] = { password_prompt };
+	char echo[] = { 0 };
+
+	send_prompts(p, msg, "", "", 1, prompts, echo);
+	p->kbdint = kind;
 }
 
 /* Copies the client's answers to the upstream. Returns -1 when their
@@ -386,6 +523,42 @@ static int pass_answers(struct proxy *p)
 	return 0;
 }
 
+/* Asks the upstream for its next round; notes whether one is open. */
+static int upstream_kbdint_step(struct proxy *p)
+{
+	int rc = ssh_userauth_kbdint(p->upstream, NULL, NULL);
+
+	p->upstream_kbdint = rc == SSH_AUTH_INFO;
+	return rc;
+}
+
+/* The client left a keyboard-interactive round unanswered (a new request,
+ * or answers that do not fit): the upstream's exchange is ended with
+ * empty answers, so that the next request starts afresh there instead of
+ * sending libssh's stale answers. Returns GO_ON, or SSH_AUTH_SUCCESS
+ * (through accept_login) when the upstream took the empty answers. */
+static int abandon_upstream_kbdint(struct proxy *p)
+{
+	int round, i, n, rc = SSH_AUTH_DENIED;
+
+	for (round = 0; p->upstream_kbdint && round < ABANDON_ROUNDS_MAX; round++) {
+		n = ssh_userauth_kbdint_getnprompts(p->upstream);
+		for (i = 0; i < n; i++)
+			ssh_userauth_kbdint_setanswer(p->upstream, (unsigned int)i, "");
+		rc = upstream_kbdint_step(p);
+	}
+	if (p->upstream_kbdint || rc == SSH_AUTH_ERROR) {
+		log_error("upstream failed to end an abandoned keyboard-interactive exchange: %s",
+		          ssh_get_error(p->upstream));
+		proxy_end(p, EXIT_UPSTREAM, "upstream failed", unavailable_message);
+	}
+	if (rc == SSH_AUTH_SUCCESS)
+		return accept_login(p, "keyboard-interactive");
+	if (rc == SSH_AUTH_PARTIAL)
+		p->upstream_methods = upstream_methods_left(p->upstream);
+	return GO_ON;
+}
+
 /* Answers msg with an SSH_AUTH_* result, as the server callbacks do. */
 static void reply(struct proxy *p, ssh_message msg, int rc)
 {
@@ -393,7 +566,7 @@ static void reply(struct proxy *p, ssh_message msg, int rc)
 		ssh_message_auth_reply_success(msg, rc == SSH_AUTH_PARTIAL);
 		return;
 	}
-	ssh_message_auth_set_methods(msg, offered_methods(p) ? offered_methods(p) : NO_ROUTE_METHODS);
+	ssh_message_auth_set_methods(msg, offered_methods(p));
 	ssh_message_reply_default(msg);
 }
 
@@ -405,7 +578,7 @@ static void kbdint_step(struct proxy *p, ssh_message msg, int rc)
 		relay_prompts(p, msg);
 		return;
 	}
-	p->kbdint = 0;
+	p->kbdint = KBDINT_NONE;
 	reply(p, msg, upstream_verdict(p, rc, "keyboard-interactive"));
 }
 
@@ -413,30 +586,53 @@ static void kbdint_start(struct proxy *p, ssh_message msg)
 {
 	int rc = begin_request(p, ssh_message_auth_user(msg));
 
-	if (rc != 0) {
+	if (rc == GO_ON && (route_takes(p, AUTH_KBDINT) || route_takes(p, AUTH_PASSWORD)))
+		rc = upstream_ready(p);
+	if (rc != GO_ON) {
 		reply(p, msg, rc);
 		return;
 	}
-	if (!upstream_accepts(p, SSH_AUTH_METHOD_INTERACTIVE)) {
-		reply(p, msg, reject_attempt(p, "keyboard-interactive"));
-		return;
-	}
-	kbdint_step(p, msg, ssh_userauth_kbdint(p->upstream, NULL, NULL));
+	if (upstream_accepts(p, SSH_AUTH_METHOD_INTERACTIVE))
+		kbdint_step(p, msg, upstream_kbdint_step(p));
+	else if (upstream_accepts(p, SSH_AUTH_METHOD_PASSWORD))
+		ask_password(p, msg, KBDINT_PASSWORD);
+	else
+		ask_password(p, msg, KBDINT_FAKE);
+}
+
+/* The answer to ask_password(p, msg, KBDINT_PASSWORD), as a password. */
+static int password_answer(struct proxy *p)
+{
+	if (ssh_userauth_kbdint_getnanswers(p->client) != 1)
+		return reject_attempt(p, "password");
+	return upstream_verdict(p, upstream_auth_password(p->upstream,
+	                                                  ssh_userauth_kbdint_getanswer(p->client, 0)),
+	                        "password");
 }
 
 static void kbdint_continue(struct proxy *p, ssh_message msg)
 {
-	if (!p->kbdint || p->authenticated) {
+	int kind = p->kbdint;
+
+	if (kind == KBDINT_NONE || p->authenticated) {
 		reply(p, msg, SSH_AUTH_DENIED);
 		return;
 	}
 	start_attempt(p);
-	if (pass_answers(p) < 0) {
-		p->kbdint = 0;
+	p->kbdint = KBDINT_NONE;
+	if (kind == KBDINT_PASSWORD) {
+		reply(p, msg, password_answer(p));
+		return;
+	}
+	if (kind == KBDINT_FAKE || pass_answers(p) < 0) {
+		if (abandon_upstream_kbdint(p) != GO_ON) {
+			reply(p, msg, SSH_AUTH_SUCCESS);
+			return;
+		}
 		reply(p, msg, reject_attempt(p, "keyboard-interactive"));
 		return;
 	}
-	kbdint_step(p, msg, ssh_userauth_kbdint(p->upstream, NULL, NULL));
+	kbdint_step(p, msg, upstream_kbdint_step(p));
 }
 
 /* Handles what the server callbacks do not: keyboard-interactive here,
@@ -490,8 +686,23 @@ static ssh_channel on_session_channel_open(ssh_session session, void *userdata)
 	return relay_open_session(p);
 }
 
+/* gssapi-with-mic: libssh 0.10 would run it, before login, with the host's
+ * keytab and no failure count. sshroute has nothing to pass it to, so
+ * every attempt is refused, and counted like any failed method. */
+static ssh_string on_gssapi_select_oid(ssh_session session, const char *user, int n_oid,
+                                       ssh_string *oids, void *userdata)
+{
+	struct proxy *p = userdata;
+
+	(void)session, (void)n_oid, (void)oids;
+	if (begin_request(p, user) == GO_ON)
+		count_failure(p, "gssapi-with-mic");
+	return NULL;
+}
+
 static struct ssh_server_callbacks_struct server_callbacks = {
 	.auth_none_function = on_auth_none,
+	.gssapi_select_oid_function = on_gssapi_select_oid,
 	.auth_password_function = on_auth_password,
 	.auth_pubkey_function = on_auth_pubkey,
 	.channel_open_request_session_function = on_session_channel_open,

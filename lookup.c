@@ -38,6 +38,19 @@ struct run {
 	const char *failure;        /* set when the run itself failed */
 };
 
+/* The running program, for lookup_abort(), which a signal handler calls. */
+static volatile sig_atomic_t running_pid;
+static volatile sig_atomic_t aborted;
+
+void lookup_abort(void)
+{
+	pid_t pid = (pid_t)running_pid;
+
+	aborted = 1;
+	if (pid > 0)
+		kill(-pid, SIGKILL);
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -81,6 +94,8 @@ static int start_program(struct run *run, char *const argv[], const char *user,
 	run->pid = fork();
 	if (run->pid == 0)
 		exec_program(argv, out[1], err[1], user, client_addr, client_port);
+	if (run->pid > 0)
+		running_pid = run->pid;
 	close(out[1]);
 	close(err[1]);
 	run->out_fd = out[0];
@@ -132,6 +147,10 @@ static void collect_output(struct run *run, long long deadline)
 		long long left = deadline - now_ms();
 		int rc;
 
+		if (aborted) {
+			run->failure = "it was stopped: the login grace time ran out";
+			return;
+		}
 		if (left <= 0) {
 			run->failure = "it did not answer within lookup_timeout";
 			return;
@@ -176,6 +195,7 @@ static void finish_program(struct run *run, long long deadline)
 		usleep(10000);
 	}
 	kill(-run->pid, SIGKILL); /* whatever it left running */
+	running_pid = 0;
 	close(run->out_fd);
 	close(run->err_fd);
 }

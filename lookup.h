@@ -21,4 +21,8 @@ enum route_found route_resolve(const struct config *cfg, const char *user,
                                const char *client_addr, int client_port,
                                struct route_target *out, config_report_fn report, void *ctx);
 
+/* Stops a running lookup program (its whole process group) and makes the
+ * lookup fail; for the login grace timer's signal handler. */
+void lookup_abort(void);
+
 #endif

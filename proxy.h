@@ -28,10 +28,16 @@ struct proxy {
 	char *user;                   /* fixed by the first userauth request */
 	int route_looked_up;
 	int have_route;
+	int route_failed;             /* the lookup failed: "unavailable" at a credential */
 	struct route_target target;
 	int upstream_methods;         /* SSH_AUTH_METHOD_* the upstream still accepts */
+	int partial;                  /* the upstream gave partial success: offer its methods */
+	int key_proven;               /* a listed key was signed before the upstream took keys */
 	int failures;                 /* failed authentication attempts */
-	int kbdint;                   /* a keyboard-interactive exchange is under way */
+	enum { KBDINT_NONE, KBDINT_UPSTREAM, KBDINT_PASSWORD, KBDINT_FAKE }
+		kbdint;                   /* the client owes answers to: the upstream's round, a
+		                           * password prompt, or one that cannot succeed */
+	int upstream_kbdint;          /* the upstream waits for answers to a round */
 	struct timespec attempt_started;
 	int authenticated;
 	const char *auth_method;      /* the method that logged the user in */

@@ -28,6 +28,7 @@
 #include "proxy.h"
 #include "proxyproto.h"
 #include "relay.h"
+#include "upstream.h"
 
 #ifndef VERSION
 #define VERSION "unknown"
@@ -259,8 +260,15 @@ static void prepare_socket(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
 }
 
+/* Seconds the connection has to end by itself after login_grace_time:
+ * every blocking step (a lookup, an upstream exchange) is bounded by
+ * UPSTREAM_TIMEOUT or stops at once. */
+#define GRACE_FINISH_SECONDS (UPSTREAM_TIMEOUT + 5)
+
 /* After login_grace_time the client's socket is shut down, which wakes
- * libssh's poll; if that does not end the process, the next alarm does. */
+ * libssh's poll, and a running lookup program is stopped, with all it
+ * started; the connection then ends the usual way, with its record. Only
+ * if that does not happen in time does the next alarm end the process. */
 static void on_grace_alarm(int sig)
 {
 	(void)sig;
@@ -268,7 +276,8 @@ static void on_grace_alarm(int sig)
 		_exit(EXIT_CLIENT);
 	grace_expired = 1;
 	shutdown(client_fd, SHUT_RDWR);
-	alarm(5);
+	lookup_abort();
+	alarm(GRACE_FINISH_SECONDS);
 }
 
 static void start_grace_timer(int seconds)

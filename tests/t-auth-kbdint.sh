@@ -202,12 +202,12 @@ SRT_CMD='echo "$(hostname) $(whoami)"' kbdint_login "PAM: keyboard-interactive l
 prompts_are "PAM: the PAM prompt reaches the client" '\) Password: ?$'
 
 out=$(LOGLEVEL=DEBUG SRT_PASSWORD=$APW gw_kbdint_ssh gw srt-alice </dev/null 2>&1)
-expect_eq "PAM: only keyboard-interactive offered" keyboard-interactive \
+expect_eq "PAM: the server's methods offered, as to any name" publickey,keyboard-interactive,password \
 	"$(auth_lists "$out" | sort -u | tr '\n' ' ' | sed 's/ $//')"
 
 kbdint_refused "PAM: wrong password refused" srt-alice "$WRONG_PASSWORD" ""
-expect_match "PAM: the refusal names keyboard-interactive" \
-	'Permission denied \(keyboard-interactive\)' "$(cat "$T/err")"
+expect_match "PAM: the refusal names the server's methods, as for any name" \
+	'Permission denied \(publickey,keyboard-interactive,password\)' "$(cat "$T/err")"
 
 printf '%s\n' "$WRONG_PASSWORD" "$APW" >"$T/passwords"
 out=$(SRT_PASSWORD_FILE=$T/passwords PROMPTS=2 gw_kbdint_ssh gw srt-alice </dev/null 2>"$T/err")
@@ -289,8 +289,8 @@ else
 fi
 kbdint_refused "publickey,keyboard-interactive: PAM alone does not let in" \
 	srt-bob "${PASSWORD[srt-bob]}" ""
-expect_match "publickey,keyboard-interactive: without the key, only publickey is offered" \
-	'Permission denied \(publickey\)' "$(cat "$T/err")"
+expect_match "publickey,keyboard-interactive: without the key, refused like any failure" \
+	'Permission denied \(publickey,keyboard-interactive,password\)' "$(cat "$T/err")"
 
 out=$(SRT_PASSWORD=${PASSWORD[srt-bob]} timeout -k 5 "$CLIENT_TIMEOUT" "$PY" "$PARAMIKO" \
 	"${GW_ADDR[gw]}" "${GW_PORT[gw]}" srt-bob "$T/client_known_hosts" \
@@ -302,10 +302,27 @@ else
 	not_ok "publickey,keyboard-interactive: paramiko, key then PAM" "exit $rc, stdout '$out', stderr '$(cat "$T/perr")'"
 fi
 
-# srt-carol: the upstream wants a password, then publickey.
+# srt-carol: the upstream wants a password, then publickey. ssh offers
+# its key first (every name is offered publickey): sshroute checks the
+# signature but the upstream does not take keys yet, so the key is refused
+# for now and used upstream once the password has been accepted there.
 out=$(LOGLEVEL=DEBUG SRT_PASSWORD=${PASSWORD[srt-carol]} gw_ssh_auth gw srt-carol -i "$K/carol" \
 	-o PubkeyAuthentication=yes -o PasswordAuthentication=yes -o KbdInteractiveAuthentication=no \
 	</dev/null 2>"$T/err")
+rc=$?
+if [ "$rc" = 0 ] && [ "$out" = host-chain2 ] &&
+	grep -q 'Authenticated to .* using "password"' "$T/err" &&
+	grep -q 'Partial password for srt-carol' "${UP_DIR[chain2]}/sshd.log" &&
+	grep -q 'Accepted publickey for srt-carol' "${UP_DIR[chain2]}/sshd.log"; then
+	ok "password,publickey: the key (signed first), then the password, through sshroute"
+else
+	not_ok "password,publickey: the key (signed first), then the password, through sshroute" \
+		"exit $rc, stdout '$out', $(grep -E 'partial|Authenticat|denied' "$T/err" | tr '\n' ' ')"
+fi
+# The same client with the password first: partial success, then its key.
+out=$(LOGLEVEL=DEBUG SRT_PASSWORD=${PASSWORD[srt-carol]} gw_ssh_auth gw srt-carol -i "$K/carol" \
+	-o PubkeyAuthentication=yes -o PasswordAuthentication=yes -o KbdInteractiveAuthentication=no \
+	-o PreferredAuthentications=password,publickey </dev/null 2>"$T/err")
 rc=$?
 if [ "$rc" = 0 ] && [ "$out" = host-chain2 ] &&
 	grep -q 'Authenticated using "password" with partial success' "$T/err" &&
@@ -331,8 +348,7 @@ fi
 out=$(SRT_PASSWORD=${PASSWORD[srt-alice]} gw_kbdint_ssh gw srt-dave -o PasswordAuthentication=yes \
 	-o PreferredAuthentications=keyboard-interactive,password </dev/null 2>"$T/err")
 rc=$?
-if [ "$rc" = 255 ] && [ -z "$out" ] && grep -q 'Permission denied' "$T/err" &&
-	! grep -q 'keyboard-interactive' "$T/err"; then
+if [ "$rc" = 255 ] && [ -z "$out" ] && grep -q 'Permission denied' "$T/err"; then
 	ok "auth without keyboard-interactive: a kbdint-only upstream lets nobody in"
 else
 	not_ok "auth without keyboard-interactive: a kbdint-only upstream lets nobody in" \

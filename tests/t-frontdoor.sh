@@ -7,7 +7,16 @@
 #    does the same (tests/hostile_upstream.py);
 #  - sshd's limits: max_sessions, and the fixed caps on channels and -R
 #    listeners; over a limit the request is refused and the connection
-#    goes on.
+#    goes on;
+#  - no account enumeration: before a credential, a routed name, a name
+#    without a route, one whose upstream is down and a lookup route get the
+#    same methods, at the same speed, with no banner, and no upstream or
+#    lookup program is asked; a name without a route fails like a wrong
+#    credential (one Password: prompt for keyboard-interactive);
+#    "unavailable" comes only after a credential; gssapi-with-mic is
+#    refused and counted;
+#  - login_grace_time stops a lookup program that hangs, with everything it
+#    started, and the connection still ends with its record.
 
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -19,7 +28,9 @@ PY=/usr/bin/python3
 "$PY" -c 'import paramiko' 2>/dev/null || die "paramiko is not installed (Debian: python3-paramiko)"
 HOSTILE=$SRT_ROOT/tests/hostile_peer.py
 
-start_upstream alice "${NET}11" 2022
+BANNER_TEXT="srt-frontdoor-banner-$RUN_ID"
+echo "$BANNER_TEXT" >"$T/banner.txt"
+start_upstream_with alice "${NET}11" 2022 "Banner $T/banner.txt"
 # a TCP service behind the upstream for tunnels: accepts and holds
 "$PY" "$SRT_ROOT/tests/fake_upstream.py" "${NET}21" 2030 silent >/dev/null 2>&1 &
 track_pid $!
@@ -34,6 +45,15 @@ wait_listening "${NET}12" 2022 $! || die "hostile_upstream.py on ${NET}12:2022"
 	echo "[${NET}12]:2022 $(cut -d' ' -f1-2 "$T/flood_key.pub")"
 } >"$T/known_hosts"
 make_gateway_key
+ssh-keygen -q -t ed25519 -N '' -f "$T/client_key" || die "ssh-keygen"
+ssh-keygen -q -t ed25519 -N '' -f "$T/id_gw" || die "ssh-keygen"
+cp "$T/client_key.pub" "$T/ak_bob"
+chmod 600 "$T/id_gw"
+# A lookup program that leaves a mark when it runs; one that hangs.
+printf '#!/bin/sh\ntouch "%s"\necho "upstream = %s"\n' "$T/lookup-ran" "${NET}11:2022" >"$T/lookup.sh"
+printf '#!/bin/sh\necho $$ >"%s"\nsleep 60 &\necho $! >"%s"\nwait\n' \
+	"$T/slow.pid" "$T/slow-child.pid" >"$T/slow-lookup.sh"
+chmod 755 "$T/lookup.sh" "$T/slow-lookup.sh"
 cat >"$T/route.ini" <<EOF
 [server]
 host_key = $GW_KEY
@@ -43,10 +63,27 @@ max_sessions = 3
 [route srt-alice]
 upstream = ${NET}11:2022
 
+[route srt-bob]
+upstream = ${NET}11:2022
+authorized_keys = $T/ak_bob
+identity = $T/id_gw
+
+[route srt-down]
+upstream = ${NET}19:2022
+
+[route srt-lk-*]
+lookup = $T/lookup.sh
+
+[route srt-slow]
+lookup = $T/slow-lookup.sh
+lookup_timeout = 60
+
 [route srt-flood]
 upstream = ${NET}12:2022
 EOF
+sed 's/^max_sessions = 3$/login_grace_time = 2/' "$T/route.ini" >"$T/grace.ini"
 start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
+start_gateway grace "${NET}1" 2223 "$T/grace.ini" fd3
 LOG=${GW_LOG[gw]}
 
 # hostile ARGS...: runs tests/hostile_peer.py against the gateway as srt-alice.
@@ -152,6 +189,109 @@ records=$((records + 1))
 expect_match "listener cap: 16 of 18 ports forwarded" "^bound 16 refused 2$" "$out"
 expect_match "listener cap: the connection goes on" "^echo: alive$" "$out"
 
+# ---------------------------------------------------------------- no account enumeration
+
+contacts_before=$(grep -c 'connected to upstream' "$LOG")
+out=$("$PY" "$SRT_ROOT/tests/probe_names.py" "${NET}1" 2222 none \
+	srt-alice srt-bob srt-down srt-lk-one srt-mallory 2>&1)
+records=$((records + 25))
+note "$out"
+methods=$(printf '%s\n' "$out" | grep -o 'methods=[^ ]*' | sort -u)
+expect_eq "before a credential: the same methods for every name" \
+	"methods=publickey,keyboard-interactive,password" "$methods"
+expect_eq "before a credential: no banner for any name" "" \
+	"$(printf '%s\n' "$out" | grep 'banner=' | grep -v 'banner=no')"
+spread=$(printf '%s\n' "$out" | sed -n 's/.* ms=//p' | sort -n | sed -n '1p;$p' | tr '\n' ' ' |
+	awk '{ printf "%d", $2 - $1 }')
+if [ -n "$spread" ] && [ "$spread" -le 15 ]; then
+	ok "before a credential: the same speed for every name (medians within $spread ms)"
+else
+	not_ok "before a credential: the same speed for every name" "medians differ by ${spread:-?} ms: $out"
+fi
+wait_records $records || note "fewer session records than probes"
+expect_eq "before a credential: no upstream is contacted" "$contacts_before" \
+	"$(grep -c 'connected to upstream' "$LOG")"
+if [ -e "$T/lookup-ran" ]; then
+	not_ok "before a credential: no lookup program runs" "$T/lookup.sh ran"
+else
+	ok "before a credential: no lookup program runs"
+fi
+
+# A name without a route and keyboard-interactive: one ordinary password
+# prompt, then the refusal after the failure delay.
+: >"$T/prompts"
+t0=$SECONDS
+SRT_PROMPT_LOG=$T/prompts SRT_PASSWORD=$WRONG_PASSWORD gw_kbdint_ssh gw srt-mallory \
+	</dev/null >/dev/null 2>"$T/err"
+rc=$?
+records=$((records + 1))
+expect_eq "no route, keyboard-interactive: refused" 255 "$rc"
+expect_match "no route, keyboard-interactive: a Password: prompt" 'Password: ?$' "$(cat "$T/prompts")"
+expect_eq "no route, keyboard-interactive: exactly one prompt" 1 "$(grep -c . "$T/prompts")"
+if [ $((SECONDS - t0)) -ge 2 ]; then
+	ok "no route, keyboard-interactive: refused after the failure delay"
+else
+	not_ok "no route, keyboard-interactive: refused after the failure delay" "after $((SECONDS - t0)) s"
+fi
+
+# An unlisted key is refused from authorized_keys alone.
+wait_records $records || note "no record after keyboard-interactive"
+contacts_before=$(grep -c 'connected to upstream' "$LOG")
+ssh-keygen -q -t ed25519 -N '' -f "$T/other_key" || die "ssh-keygen"
+gw_key_ssh gw srt-bob "$T/other_key" </dev/null >/dev/null 2>"$T/err"
+records=$((records + 1))
+expect_match "unlisted key: refused" "Permission denied" "$(cat "$T/err")"
+wait_records $records || note "no record after the unlisted key"
+expect_eq "unlisted key: no upstream is contacted" "$contacts_before" \
+	"$(grep -c 'connected to upstream' "$LOG")"
+
+# "Unavailable" only after a credential.
+out=$(PW=any gw_ssh gw srt-down true </dev/null 2>&1)
+records=$((records + 1))
+expect_match "upstream down: told after the password" "the server for this account is unavailable" "$out"
+
+# After the password, the upstream's banner.
+out=$(LOGLEVEL=INFO gw_ssh gw srt-alice hostname </dev/null 2>&1)
+records=$((records + 1))
+expect_match "after the credential: the upstream's banner" "$BANNER_TEXT" "$out"
+expect_match "after the credential: the login works" "host-alice" "$out"
+
+# gssapi-with-mic: refused and counted, never run.
+out=$("$PY" "$SRT_ROOT/tests/probe_names.py" "${NET}1" 2222 gssapi srt-alice 2>&1)
+records=$((records + 1))
+expect_match "gssapi-with-mic: each attempt refused" "^answers 5$" "$out"
+expect_match "gssapi-with-mic: nobody logged in" "^logged_in no$" "$out"
+expect_match "gssapi-with-mic: the sixth attempt ends the connection" "^ended yes$" "$out"
+expect_match "gssapi-with-mic: failures are logged" "failed gssapi-with-mic" "$(cat "$LOG")"
+
+# ---------------------------------------------------------------- login grace time
+
+t0=$SECONDS
+PW=any gw_ssh grace srt-slow true </dev/null >/dev/null 2>"$T/err"
+elapsed=$((SECONDS - t0))
+if [ "$elapsed" -le 8 ]; then
+	ok "grace time with a hanging lookup: the client is let go (${elapsed} s)"
+else
+	not_ok "grace time with a hanging lookup: the client is let go" "after $elapsed s"
+fi
+deadline=$((SECONDS + 10))
+while [ "$(grep -c 'session end' "${GW_LOG[grace]}")" -lt 1 ] && [ "$SECONDS" -lt "$deadline" ]; do
+	sleep 0.2
+done
+expect_match "grace time with a hanging lookup: the session record says so" \
+	'end="login grace time exceeded" exit=5' "$(grep 'session end' "${GW_LOG[grace]}")"
+left=
+for f in slow.pid slow-child.pid; do
+	pid=$(cat "$T/$f" 2>/dev/null)
+	[ -n "$pid" ] && alive "$pid" && left="$left $pid"
+done
+if [ -s "$T/slow.pid" ] && [ -z "$left" ]; then
+	ok "grace time with a hanging lookup: the lookup and its child are stopped"
+else
+	not_ok "grace time with a hanging lookup: the lookup and its child are stopped" \
+		"pid file: $(cat "$T/slow.pid" 2>/dev/null), still running:${left:- none}"
+fi
+
 wait_records $records || note "fewer session records than connections"
-check_no_leftovers "no sshroute process left" gw
+check_no_leftovers "no sshroute process left" gw grace
 finish

@@ -130,13 +130,13 @@ landing() {
 	fi
 }
 
-# refused USER CASE: "Permission denied (password)", as for a wrong password;
+# refused USER CASE: "Permission denied (...)", as for a wrong password;
 # what ssh said is left in REFUSAL.
 refused() {
 	local out rc
 	out=$(PW=$WRONG_PASSWORD gw_ssh gw "$1" hostname </dev/null 2>&1)
 	rc=$?
-	if [ "$rc" = 255 ] && printf '%s' "$out" | grep -q 'Permission denied (password)'; then
+	if [ "$rc" = 255 ] && printf '%s' "$out" | grep -q 'Permission denied ('; then
 		ok "$2"
 	else
 		not_ok "$2" "exit $rc, output '$out'"

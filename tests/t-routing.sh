@@ -84,7 +84,7 @@ refused() {
 	local gw=$1 user=$2 out rc
 	out=$(PW=$3 gw_ssh "$gw" "$user" hostname </dev/null 2>&1)
 	rc=$?
-	if [ "$rc" = 255 ] && printf '%s' "$out" | grep -q 'Permission denied (password)'; then
+	if [ "$rc" = 255 ] && printf '%s' "$out" | grep -q 'Permission denied ('; then
 		ok "$gw: $4"
 	else
 		not_ok "$gw: $4" "exit $rc, output '$out'"
