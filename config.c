@@ -1283,10 +1283,15 @@ void config_free(struct config *cfg)
 
 /* ---- lookup ---- */
 
+/* A name may not start with '-': %u also goes into the argv of lookup
+ * programs, where "-x" would be read as an option (and GNU getopt takes
+ * options from anywhere on the command line). */
 int user_name_is_safe(const char *name)
 {
 	size_t n;
 
+	if (name[0] == '-')
+		return 0;
 	for (n = 0; name[n]; n++) {
 		unsigned char c = (unsigned char)name[n];
 

@@ -19,7 +19,8 @@
  *   has a host key, known_hosts and routes that are all complete;
  * - route_lookup picks the route the rules pick (an exact route wins,
  *   then the first matching pattern; a route using %u never matches a
- *   name outside [A-Za-z0-9._-]{1,32}; an authorized_keys with %u never
+ *   name outside [A-Za-z0-9._-]{1,32} or one that
+ *   starts with '-'; an authorized_keys with %u never
  *   matches "." or ".."), fails only when an expansion does not fit, and
  *   expands %u and %% exactly; an upstream host holds no byte beyond
  *   [A-Za-z0-9._:-];
@@ -166,7 +167,7 @@ static int model_safe(const char *name)
 {
 	size_t n = strlen(name), i;
 
-	if (n < 1 || n > USER_NAME_MAX)
+	if (n < 1 || n > USER_NAME_MAX || name[0] == '-')
 		return 0;
 	for (i = 0; i < n; i++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", name[i]))
@@ -397,7 +398,7 @@ static void check_user(const struct config *cfg, const char *user, const char *a
 	if (t == NULL)
 		fatal("out of memory");
 	if (user_name_is_safe(user) != model_safe(user))
-		broken("user_name_is_safe differs from [A-Za-z0-9._-]{1,32}", user, size);
+		broken("user_name_is_safe differs from [A-Za-z0-9._-]{1,32}, no leading -", user, size);
 	rc = route_lookup(cfg, user, t);
 	if (rc != 0 && rc != -1)
 		broken("route_lookup returned neither 0 nor -1", user, size);

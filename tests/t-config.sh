@@ -250,6 +250,9 @@ user = 100%%
 
 [route te*]
 upstream = te.example.net
+
+[route -*]
+upstream = %u.dash.example.net
 EOF
 
 # route_of NAME USER EXPECTED_ROUTE_LINE HOST PORT UPSTREAM_USER
@@ -281,6 +284,15 @@ if [ "$RC" = 1 ] && [ -z "$OUT" ] && printf '%s' "$ERR" | grep -q 'no route for 
 	ok "-T user without a route: exit 1, says so"
 else
 	not_ok "-T user without a route" "exit $RC, stdout '$OUT', stderr '$ERR'"
+fi
+
+# %u never expands to a name starting with "-": it would be an option in a
+# lookup program's argv. The only route that matches such a name uses %u.
+run_sshroute -T -oProxyCommand=x -f "$T/routes.ini"
+if [ "$RC" = 1 ] && [ -z "$OUT" ] && printf '%s' "$ERR" | grep -q 'no route for user -oProxyCommand=x'; then
+	ok "-T a name starting with - skips the %u routes: exit 1"
+else
+	not_ok "-T a name starting with - skips the %u routes" "exit $RC, stdout '$OUT', stderr '$ERR'"
 fi
 
 # ---------------------------------------------------------------- other options

@@ -392,6 +392,7 @@ static void test_percent_u_rule(void)
 {
 	static const char *const unsafe[] = {
 		"a/b", "a b", "a;b", "a$b", "a@b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 33 */, "",
+		"-x", "-oProxyCommand=x", "--",
 	};
 	const char *name32 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 	struct config cfg;
@@ -417,6 +418,7 @@ static void test_percent_u_rule(void)
 	expect_route("unsafe name skips a route with %u only in user", &cfg, "x y",
 	             "fallback.example", 22, "x y");
 	if (user_name_is_safe("") || user_name_is_safe("a/b") || user_name_is_safe("\xc3\xa9") ||
+	    user_name_is_safe("-a") || !user_name_is_safe("a-") ||
 	    !user_name_is_safe("A-z_0.9") || !user_name_is_safe(name32))
 		fail("user_name_is_safe", "wrong answer");
 	else
@@ -1203,6 +1205,7 @@ static void test_lookup_argv(void)
 	expect_argv("argv: %u expansion overflows", "/p %u %u %u",
 	            "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 64, -1, NULL);
 	expect_argv("argv: unsafe name refused for %u", "/p %u", "a b", 64, -1, NULL);
+	expect_argv("argv: a name starting with - is refused for %u", "/p %u", "-oX=y", 64, -1, NULL);
 	expect_argv("argv: unsafe name fine without %u", "/bin/prog", "a b", 64, 1, plain);
 	expect_argv("argv: no lookup", NULL, "bob", 64, -1, NULL);
 	expect_argv("argv: blanks only", " \t ", "bob", 64, -1, NULL);
