@@ -13,6 +13,7 @@
  * a string, not a file) but check each value with the very setters that
  * route.ini's keys go through. */
 #include "config.h"
+#include "keys.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -481,6 +482,19 @@ static int check_readable_file(struct parser *p, const char *what, const char *p
 	return 0;
 }
 
+/* A file that decides who gets in (a key file): sshd's StrictModes rule,
+ * key_file_is_trusted. st is the file's stat, or NULL. */
+static int check_trusted(struct parser *p, const char *what, const char *path,
+                         const struct stat *st)
+{
+	char why[PATH_MAX + 256];
+
+	if (key_file_is_trusted(path, st, why, sizeof(why)) == 0)
+		return 0;
+	report(p, "%s %s: %s", what, path, why);
+	return -1;
+}
+
 /* A relative file name in route.ini is looked up in $CREDENTIALS_DIRECTORY
  * first, when systemd passed credentials (LoadCredential=, so that a
  * DynamicUser service can read a root-only key), and next to route.ini
@@ -530,6 +544,8 @@ static int check_private_key(struct parser *p, const char *what, const char *pat
 		       (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
+	if (check_trusted(p, what, path, &st) < 0)
+		return -1;
 	if (faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) < 0) {
 		report(p, "cannot read %s %s: %s", what, path, strerror(errno));
 		return -1;
@@ -670,8 +686,9 @@ static void set_user(struct parser *p, const char *value)
 	p->draft.uses_u |= uses_u;
 }
 
-/* The file must exist now unless its name depends on the user: then it is
- * looked for at login, where a missing file just means no keys. */
+/* The file must exist now, and be trusted, unless its name depends on the
+ * user: then it is looked for at login, where a missing file just means no
+ * keys (and keys.c checks it when it reads it). */
 static void set_authorized_keys(struct parser *p, const char *value)
 {
 	char path[ROUTE_PATH_MAX];
@@ -684,7 +701,8 @@ static void set_authorized_keys(struct parser *p, const char *value)
 	if (check_template(p, value, "authorized_keys", path_char_ok, ROUTE_PATH_MAX - 1, &uses_u) < 0)
 		return;
 	if (!uses_u && (expand_template(value, "", path, sizeof(path)) < 0 ||
-	                check_readable_file(p, "authorized_keys", path) < 0))
+	                check_readable_file(p, "authorized_keys", path) < 0 ||
+	                check_trusted(p, "authorized_keys", path, NULL) < 0))
 		return;
 	p->draft.authorized_keys = dup_or_report(p, value);
 	p->draft.uses_u |= uses_u;

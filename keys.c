@@ -10,17 +10,84 @@
  * Options (from=, command=, restrict, ...) limit what a key may do, and
  * sshroute enforces none of them: a listed key with options is refused,
  * loudly, never accepted as if they were not there. Certificates and
- * security-key (sk-) keys are not supported. */
+ * security-key (sk-) keys are not supported.
+ *
+ * Whoever can write to a key file, or to a directory above it, can put a
+ * key there or swap the file: such files are refused as sshd refuses them
+ * with StrictModes (key_file_is_trusted, also used by config.c for host
+ * keys and identities). */
 #include "keys.h"
 #include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* ---- files sshroute trusts ---- */
+
+static int owner_is_trusted(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+/* Checks one file or directory of the path; what is "file" or "directory". */
+static int node_is_trusted(const char *what, const char *path, const struct stat *st,
+                           char *why, size_t size)
+{
+	if (!owner_is_trusted(st->st_uid)) {
+		snprintf(why, size, "%s %s is owned by uid %u, not by root or uid %u (the user "
+		         "sshroute runs as); chown root %s", what, path, (unsigned)st->st_uid,
+		         (unsigned)geteuid(), path);
+		return -1;
+	}
+	if (S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX) && (st->st_mode & 022)) {
+		snprintf(why, size, "directory %s is writable by group or others (the sticky bit "
+		         "does not make it safe); move the file to a directory that only root "
+		         "can write to", path);
+		return -1;
+	}
+	if (st->st_mode & 022) {
+		snprintf(why, size, "%s %s is writable by group or others; chmod go-w %s", what, path,
+		         path);
+		return -1;
+	}
+	return 0;
+}
+
+int key_file_is_trusted(const char *path, const struct stat *st, char *why, size_t size)
+{
+	char real[PATH_MAX], *slash;
+	struct stat own;
+
+	if (realpath(path, real) == NULL) {
+		snprintf(why, size, "cannot resolve %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (st == NULL && stat(real, &own) < 0) {
+		snprintf(why, size, "cannot stat %s: %s", real, strerror(errno));
+		return -1;
+	}
+	if (node_is_trusted("file", real, st ? st : &own, why, size) < 0)
+		return -1;
+	/* realpath gives an absolute path: every step up ends at "/" */
+	while (strcmp(real, "/") != 0 && (slash = strrchr(real, '/')) != NULL) {
+		slash[slash == real ? 1 : 0] = '\0';
+		if (stat(real, &own) < 0) {
+			snprintf(why, size, "cannot stat directory %s: %s", real, strerror(errno));
+			return -1;
+		}
+		if (node_is_trusted("directory", real, &own, why, size) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- authorized_keys ---- */
 
 /* One key line taken apart, pointing into the line. */
 struct key_line {
@@ -184,6 +251,7 @@ static int line_grants_key(const char *path, int lineno, char *line, const ssh_k
 static FILE *open_keys_file(const char *path)
 {
 	struct stat st;
+	char why[PATH_MAX + 256];
 	FILE *fp;
 	int fd;
 
@@ -199,6 +267,11 @@ static FILE *open_keys_file(const char *path)
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		log_error("authorized_keys %s is not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if (key_file_is_trusted(path, &st, why, sizeof(why)) < 0) {
+		log_error("authorized_keys %s: %s; no key in it is accepted", path, why);
 		close(fd);
 		return NULL;
 	}

@@ -5,8 +5,8 @@
  * The input is split at NUL bytes (which route.ini may not hold, and user
  * names cannot): the first part is route.ini, the second a lookup
  * program's answer, every further part a user name. "@DIR@" anywhere in
- * the input stands for a directory made at start-up (in /dev/shm, else
- * /tmp), which holds a host key and an identity ("hk" and "id", ed25519,
+ * the input stands for a directory made at start-up (in /run, else /tmp,
+ * where no key file is trusted: keys.c's StrictModes rule), which holds a host key and an identity ("hk" and "id", ed25519,
  * mode 600), an empty "known_hosts" and "authorized_keys", and an
  * executable "lookup"; route.ini is written there too, so relative file
  * names in it find those files.
@@ -116,7 +116,7 @@ static void setup(void)
 		return;
 	ready = 1;
 	unsetenv("CREDENTIALS_DIRECTORY");
-	snprintf(dir, sizeof(dir), "%s/fuzz_config.XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/fuzz_config.XXXXXX", access("/run", W_OK) == 0 ? "/run" : "/tmp");
 	if (mkdtemp(dir) == NULL)
 		fatal("mkdtemp");
 	atexit(remove_fixture);

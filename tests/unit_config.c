@@ -39,7 +39,9 @@ struct want {
 	sizeof((struct want[]){ __VA_ARGS__ }) / sizeof(struct want)
 #define NO_PROBLEMS NULL, 0
 
-static char tmpdir[] = "/tmp/unit_config.XXXXXX";
+/* Not under /tmp: sshroute trusts no key file below a directory that
+ * others may write to (keys.c, key_file_is_trusted). */
+static char tmpdir[] = "/run/unit_config.XXXXXX";
 
 /* ---- files ---- */
 
@@ -781,7 +783,7 @@ static void test_authorized_keys_errors(void)
 	            tmpdir, tmpdir, tmpdir, tmpdir);
 	expect_problems("authorized_keys errors", text,
 	                WANT({ 7, "authorized_keys \"ak\" is not an absolute path" },
-	                     { 10, "cannot read authorized_keys /tmp/" },
+	                     { 10, "cannot read authorized_keys /run/" },
 	                     { 13, "/adir is not a regular file" },
 	                     { 16, "unknown %-sequence \"%h\" in authorized_keys" },
 	                     { 20, "\"authorized_keys\" given twice in [route e] (first at line 19)" },
@@ -969,8 +971,9 @@ static void test_relative_paths(void)
 	free_messages(&m);
 	config_free(&cfg);
 
+	/* as systemd makes it: the directory owned by the service's user, 0500 */
 	mkdir("creds", 0700);
-	run("cp hk creds/credkey && chmod 400 creds/credkey");
+	run("cp hk creds/credkey && chmod 400 creds/credkey && chmod 500 creds");
 	snprintf(want, sizeof(want), "%s/creds", tmpdir);
 	setenv("CREDENTIALS_DIRECTORY", want, 1);
 	write_file("conf/route.ini",
@@ -988,6 +991,37 @@ static void test_relative_paths(void)
 	unsetenv("CREDENTIALS_DIRECTORY");
 	free_messages(&m);
 	config_free(&cfg);
+}
+
+/* sshd's StrictModes rule for the key files route.ini names: the file and
+ * every directory above it owned by root (or the user sshroute runs as)
+ * and not writable by group or others. */
+static void test_untrusted_files(void)
+{
+	char text[4096], gw_dir[512], gw_hk[1024], gw_ak[1024], ak_gw[1024], gw_id[1024];
+	const char *why = "directory %s is writable by group or others; chmod go-w %s";
+
+	mkdir("gw", 0700);
+	run("cp hk gw/hk && cp id gw/id && cp ak gw/ak && cp ak akgw && chmod 600 gw/hk gw/id && "
+	    "chmod 664 akgw && chmod 775 gw");
+	format_text(gw_dir, sizeof(gw_dir), "%s/gw", tmpdir);
+	format_text(text, sizeof(text), why, gw_dir, gw_dir);
+	format_text(gw_hk, sizeof(gw_hk), "host key gw/hk: %s", text);
+	format_text(gw_id, sizeof(gw_id), "identity gw/id: %s", text);
+	format_text(gw_ak, sizeof(gw_ak), "authorized_keys %s/ak: %s", gw_dir, text);
+	format_text(ak_gw, sizeof(ak_gw), "file %s/akgw is writable by group or others; chmod go-w "
+	            "%s/akgw", tmpdir, tmpdir);
+	format_text(text, sizeof(text),
+	            "[server]\nhost_key = gw/hk\nknown_hosts = known_hosts\nidentity = id\n" /* 1-4 */
+	            "[route a]\nupstream = h\nauthorized_keys = %s/ak\n"       /* 7 */
+	            "[route b]\nupstream = h\nauthorized_keys = %s/akgw\n"     /* 10 */
+	            "[route c]\nupstream = h\nauthorized_keys = %s/ak\nidentity = gw/id\n" /* 13, 14 */
+	            "[route d]\nupstream = h\nauthorized_keys = %s/%%u\n",      /* 17: checked at login */
+	            gw_dir, tmpdir, tmpdir, gw_dir);
+	expect_problems("untrusted key files: each reported with its fix", text,
+	                WANT({ 2, gw_hk }, { 7, gw_ak }, { 10, ak_gw }, { 14, gw_id }));
+	chmod("gw", 0755);
+	expect_problems("the same files in a safe directory", text, WANT({ 10, ak_gw }));
 }
 
 static void test_proxy_protocol(void)
@@ -1526,6 +1560,7 @@ int main(void)
 	test_authorized_keys_percent_u_rule();
 	test_identity_order();
 	test_relative_paths();
+	test_untrusted_files();
 	test_proxy_protocol();
 	test_lookup_parsing();
 	test_lookup_matching();

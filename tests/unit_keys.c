@@ -44,7 +44,9 @@ static struct test_key keys[N_KEYS] = {
 };
 
 static char *cert_line;   /* ed's key signed by a CA: ssh-ed25519-cert-v01@openssh.com */
-static char tmpdir[] = "/tmp/unit_keys.XXXXXX";
+/* Not under /tmp: sshroute trusts no key file below a directory that
+ * others may write to (key_file_is_trusted). */
+static char tmpdir[] = "/run/unit_keys.XXXXXX";
 
 /* ---- files ---- */
 
@@ -356,6 +358,70 @@ static void test_unreadable(void)
 		pass("no key: not found");
 }
 
+/* Looks for ED's key in path, which lists it: found must be want, and the
+ * log must hold needle (when not NULL). */
+static void expect_trust(const char *name, const char *path, int want, const char *needle)
+{
+	char *log;
+	int found = match_logged(path, keys[ED].key, &log);
+
+	if (found != want || (needle != NULL && strstr(log, needle) == NULL))
+		fail(name, "returned %d, expected %d; log: %s", found, want, log);
+	else
+		pass(name);
+	free(log);
+}
+
+/* sshd's StrictModes rule: the file and every directory above it. */
+static void test_untrusted(void)
+{
+	char tmp[] = "/tmp/unit_keys_ak.XXXXXX", why[1024], *want;
+	int fd;
+
+	mkdir("strict", 0755);
+	write_file("strict/ak", keys[ED].line);
+	chmod("strict/ak", 0644);
+	expect_trust("trusted file and directories: key found", "strict/ak", 1, NULL);
+	chmod("strict/ak", 0664);
+	want = text_of("file %s/strict/ak is writable by group or others; chmod go-w %s/strict/ak",
+	               tmpdir, tmpdir);
+	expect_trust("group-writable file: no key matches, the log says chmod go-w", "strict/ak", 0, want);
+	free(want);
+	chmod("strict/ak", 0644);
+	chmod("strict", 0757);
+	want = text_of("authorized_keys strict/ak: directory %s/strict is writable by group or "
+	               "others; chmod go-w %s/strict", tmpdir, tmpdir);
+	expect_trust("world-writable directory above: no key matches, the log names it", "strict/ak", 0,
+	             want);
+	free(want);
+	chmod("strict", 01777);
+	expect_trust("sticky world-writable directory above (like /tmp): refused too", "strict/ak", 0,
+	             "sticky bit does not make it safe");
+	chmod("strict", 0755);
+	if (chown("strict/ak", 4242, 4242) == 0)
+		expect_trust("file owned by another user: refused", "strict/ak", 0,
+		             "is owned by uid 4242, not by root or uid 0");
+	if (chown("strict/ak", 0, 0) == 0 && symlink("strict/ak", "strict-link") == 0)
+		expect_trust("a symbolic link: the real path is checked, and trusted", "strict-link", 1, NULL);
+	fd = mkstemp(tmp);
+	if (fd < 0 || fchmod(fd, 0644) < 0) {
+		fail("a file in /tmp is not trusted", "mkstemp failed");
+	} else if (key_file_is_trusted(tmp, NULL, why, sizeof(why)) != -1 ||
+	           strstr(why, "directory /tmp is writable by group or others") == NULL) {
+		fail("a file in /tmp is not trusted", "why: %s", why);
+	} else {
+		pass("a file in /tmp is not trusted");
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	if (key_file_is_trusted("nothere", NULL, why, sizeof(why)) != -1 || strstr(why, "nothere") == NULL)
+		fail("a missing file is not trusted", "why: %s", why);
+	else
+		pass("a missing file is not trusted");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -369,6 +435,7 @@ int main(void)
 	test_malformed_lines();
 	test_unsupported_types();
 	test_unreadable();
+	test_untrusted();
 
 	remove_fixtures();
 	return unit_exit_status();
