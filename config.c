@@ -945,6 +945,35 @@ static void disable_if_broken(struct parser *p)
 	}
 }
 
+/* A pattern route serves many accounts. One authorized_keys for all of
+ * them (no %u), with the upstream user following the client's name, lets
+ * every key in the file log in as every account the pattern matches.
+ * NULL when the pair is safe, else what the user setting does. */
+static const char *shared_keys_problem(const struct route *r, const char *authorized_keys,
+                                       const char *user)
+{
+	if (!r->is_glob || authorized_keys == NULL || template_uses_u(authorized_keys))
+		return NULL;
+	if (user == NULL)
+		return "user defaults to the client's name";
+	return template_uses_u(user) ? "user follows the client's name (%u)" : NULL;
+}
+
+/* route.ini's half of shared_keys_problem. A lookup route is checked when
+ * its answer comes (the answer may give user); a bad user was reported. */
+static void check_shared_keys(struct parser *p)
+{
+	const struct route *r = &p->draft;
+	const char *why = shared_keys_problem(r, r->authorized_keys, r->user);
+
+	if (why == NULL || p->route_key_line[KEY_LOOKUP] != 0 ||
+	    (p->route_key_line[KEY_USER] != 0 && r->user == NULL))
+		return;
+	report_at(p, p->route_key_line[KEY_AUTHORIZED_KEYS], "route %s: authorized_keys %s has no %%u "
+	          "and %s, so every key in it could log in as every matching account: add %%u to "
+	          "the path or set user", r->pattern, r->authorized_keys, why);
+}
+
 /* Checks of a [route NAME] as a whole: where users go must be known (an
  * upstream, or a lookup to give one), and some way in must be allowed. */
 static void check_route(struct parser *p)
@@ -961,6 +990,7 @@ static void check_route(struct parser *p)
 	    !has_lookup)
 		report_at(p, p->draft.line, "[route %s] allows only publickey but has no authorized_keys: "
 		          "nobody could log in", p->draft.pattern);
+	check_shared_keys(p);
 }
 
 /* Ends the [route NAME] being read; it joins cfg->routes unless it repeats
@@ -1573,6 +1603,21 @@ static void read_answer(struct parser *p, const char *answer)
 	}
 }
 
+/* shared_keys_problem for the answer put over route r. An answer holds no
+ * %u, so for a pattern route an answer's authorized_keys needs a user. */
+static void check_answer_shared_keys(struct parser *p, const struct route *r)
+{
+	const struct route *a = &p->draft;
+	const char *keys = a->authorized_keys ? a->authorized_keys : r->authorized_keys;
+	const char *why = shared_keys_problem(r, keys, a->user ? a->user : r->user);
+
+	if (why == NULL)
+		return;
+	report_at(p, 0, "route %s: authorized_keys %s has no %%u and %s, so every key in it could "
+	          "log in as every matching account: the answer must give user (or the route "
+	          "add %%u to the path or set user)", r->pattern, keys, why);
+}
+
 /* Checks of the answer as a whole, over the route it completes. */
 static void check_answer(struct parser *p, const struct config *cfg, const struct route *r)
 {
@@ -1589,6 +1634,7 @@ static void check_answer(struct parser *p, const struct config *cfg, const struc
 	if (r->auth == AUTH_PUBLICKEY && keys_line == 0 && r->authorized_keys == NULL)
 		report_at(p, 0, "[route %s] allows only publickey and the answer gives no "
 		          "authorized_keys: nobody could log in", r->pattern);
+	check_answer_shared_keys(p, r);
 }
 
 /* The route with what the answer set put over it, expanded into out. */

@@ -196,6 +196,22 @@ just some words
 
 $ROUTE"
 
+# One authorized_keys for a whole pattern, the upstream user following the
+# client's name: every key in it could log in as every matching account.
+ssh-keygen -q -t ed25519 -N '' -C '' -f "$T/id_shared" || die "ssh-keygen"
+: >"$T/ak_shared"
+broken "pattern route with one authorized_keys and the client's name" 8 "$SERVER
+identity = $T/id_shared
+
+[route team-*]
+upstream = teams.example.net
+authorized_keys = $T/ak_shared"
+if printf '%s' "$ERR" | grep -qF "has no %u and user defaults to the client's name, so every key in it could log in as every matching account: add %u to the path or set user"; then
+	ok "-t pattern route with one authorized_keys: the message says what to do"
+else
+	not_ok "-t pattern route with one authorized_keys: the message says what to do" "stderr '$ERR'"
+fi
+
 run_sshroute -t -f "$T/no-such-file.ini"
 if [ "$RC" = 3 ] && printf '%s' "$ERR" | grep -qF "$T/no-such-file.ini"; then
 	ok "-t missing file: exit 3, names the file"

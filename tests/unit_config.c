@@ -1024,6 +1024,32 @@ static void test_untrusted_files(void)
 	expect_problems("the same files in a safe directory", text, WANT({ 10, ak_gw }));
 }
 
+/* One authorized_keys for every account a pattern matches, with the
+ * upstream user following the client's name: every key could log in as
+ * every account. */
+static void test_shared_keys(void)
+{
+	char text[2048];
+
+	format_text(text, sizeof(text), SERVER_ID
+	            "[route team-*]\nupstream = h\nauthorized_keys = %s/ak\n"              /* 5, 7 */
+	            "[route ops-?]\nupstream = h\nuser = ops-%%u\nauthorized_keys = %s/ak\n" /* 8, 11 */
+	            "[route dev-*]\nupstream = h\nuser = dev\nauthorized_keys = %s/ak\n"     /* 12: fine */
+	            "[route qa-*]\nupstream = h\nauthorized_keys = %s/keys/%%u\n"           /* 16: fine */
+	            "[route alice]\nupstream = h\nauthorized_keys = %s/ak\n"                /* 19: fine */
+	            "[route web-*]\nlookup = %s/lookup-ok\nauthorized_keys = %s/ak\n",      /* 22: at answer */
+	            tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+	expect_problems("pattern route with a shared authorized_keys and the client's name", text,
+	                WANT({ 7, "route team-*: authorized_keys " },
+	                     { 11, "route ops-?: authorized_keys " }));
+	format_text(text, sizeof(text), SERVER_ID "[route t*]\nupstream = h\nauthorized_keys = %s/ak\n",
+	            tmpdir);
+	expect_problems("shared authorized_keys: the message says what to do", text,
+	                WANT({ 7, "has no %u and user defaults to the client's name, so every key in "
+	                          "it could log in as every matching account: add %u to the path or "
+	                          "set user" }));
+}
+
 static void test_proxy_protocol(void)
 {
 	struct config cfg;
@@ -1388,9 +1414,9 @@ static void test_answer_good(void)
 	              "user = \xc3\xa9t\xc3\xa9\n", "default.example", 2200, "\xc3\xa9t\xc3\xa9");
 	expect_answer("answer: last line without newline", &cfg, "*", "bob", "upstream = last.example",
 	              "last.example", 22, "def-bob");
-	format_text(answer, sizeof(answer), "upstream = h\nauthorized_keys = %s/ak\nidentity = %s/id2\n",
-	            tmpdir, tmpdir);
-	expect_answer_keys("answer gives authorized_keys and identity", &cfg, "*", "bob", answer,
+	format_text(answer, sizeof(answer), "upstream = h\nauthorized_keys = %s/ak\nidentity = %s/id2\n"
+	            "user = bob\n", tmpdir, tmpdir);
+	expect_answer_keys("answer gives authorized_keys, identity and user", &cfg, "*", "bob", answer,
 	                   ak, id2, AUTH_PASSWORD | AUTH_PUBLICKEY);
 	expect_answer_keys("answer: relative identity next to route.ini", &cfg, "*", "bob",
 	                   "upstream = h\nidentity = id\n", "", "id", AUTH_PASSWORD);
@@ -1403,10 +1429,15 @@ out:
 
 static void test_answer_refused(void)
 {
+	char answer[1024];
 	struct config cfg;
 
 	if (load_answer_routes(&cfg) < 0)
 		goto out;
+	format_text(answer, sizeof(answer), "upstream = h\nauthorized_keys = %s/ak\n", tmpdir);
+	expect_bad_answer("answer: a pattern route's keys without user are refused", &cfg, "*", "bob",
+	                  answer, WANT({ 0, "has no %u and user follows the client's name (%u), so "
+	                                    "every key in it could log in as every matching account" }));
 	expect_bad_answer("answer: upstream = %u is refused", &cfg, "*", "bob", "upstream = %u\n",
 	                  WANT({ 1, "an answer may not contain %" }));
 	expect_bad_answer("answer: no % anywhere, not even %%", &cfg, "*", "bob",
@@ -1561,6 +1592,7 @@ int main(void)
 	test_identity_order();
 	test_relative_paths();
 	test_untrusted_files();
+	test_shared_keys();
 	test_proxy_protocol();
 	test_lookup_parsing();
 	test_lookup_matching();
