@@ -16,7 +16,7 @@ INSTALL    ?= install
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
 
-LIBS_PC  = libssh libsystemd inih
+LIBS_PC  = libssh libsystemd inih libcrypto
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes \
            -Wstrict-prototypes -Wpointer-arith

@@ -600,11 +600,33 @@ static void set_host_key(struct parser *p, const char *value)
 	cfg->host_keys[cfg->n_host_keys++] = copy;
 }
 
+/* A known_hosts line sshroute cannot honour, reported at the line of
+ * known_hosts in route.ini. */
+static void report_marker(int line, const char *message, void *ctx)
+{
+	struct parser *p = ctx;
+
+	report(p, "known_hosts %s line %d: %s", p->cfg->known_hosts, line, message);
+}
+
+/* libssh skips marker lines (@revoked, @cert-authority): keys.c honours
+ * @revoked, and a line that would be ignored is an error. */
+static int check_known_hosts_markers(struct parser *p, const char *path)
+{
+	int n = known_hosts_check_markers(path, report_marker, p);
+
+	if (n < 0)
+		report(p, "cannot read known_hosts %s: %s", path, strerror(errno));
+	return n != 0 ? -1 : 0;
+}
+
 static void set_known_hosts(struct parser *p, const char *value)
 {
 	char *path = resolve_file(p, value);
 
-	if (path != NULL && check_readable_file(p, "known_hosts", path) < 0) {
+	p->cfg->known_hosts = path;
+	if (path != NULL && (check_readable_file(p, "known_hosts", path) < 0 ||
+	                     check_known_hosts_markers(p, path) < 0)) {
 		free(path);
 		path = NULL;
 	}

@@ -25,4 +25,21 @@ int key_file_is_trusted(const char *path, const struct stat *st, char *why, size
  * lines are logged and skipped. Lines of any length work. */
 int authorized_keys_match(const char *path, const ssh_key key);
 
+/* Called once per problem with a marker line of known_hosts: its line
+ * number and a message. */
+typedef void (*known_hosts_report_fn)(int line, const char *message, void *ctx);
+
+/* libssh 0.10 skips known_hosts lines with a marker. Reports those that
+ * sshroute cannot honour: @cert-authority (host certificates are not
+ * supported), unknown markers, and @revoked lines without a usable key.
+ * Returns the number of reports, or -1 when the file cannot be read. */
+int known_hosts_check_markers(const char *path, known_hosts_report_fn report, void *ctx);
+
+/* The line of the first @revoked line in known_hosts path whose host
+ * patterns match host and port, as OpenSSH matches them ("host" for port
+ * 22, "[host]:port" otherwise; * and ? wildcards, ! negation, |1| hashed
+ * names), and whose key is key. 0 when there is none, -1 when the file
+ * cannot be read. */
+int known_hosts_revoked(const char *path, const char *host, int port, const ssh_key key);
+
 #endif

@@ -724,6 +724,11 @@ static void test_known_hosts_errors(void)
 		expect_problems("unreadable known_hosts",
 		                "[server]\nhost_key = hk\nknown_hosts = kh000\n[route a]\nupstream = h\n",
 		                WANT({ 3, "cannot read known_hosts kh000" }));
+	write_file("kh-ca", "# CA\n@cert-authority *.example.net ssh-ed25519 "
+	           "AAAAC3NzaC1lZDI1NTE5AAAAILzOZnhW2la6N1aQacDRKCYXPXnX0gmfNBHC/+pHgOlm\n", 0644);
+	expect_problems("known_hosts with @cert-authority: not supported, named with its line",
+	                "[server]\nhost_key = hk\nknown_hosts = kh-ca\n[route a]\nupstream = h\n",
+	                WANT({ 3, "known_hosts kh-ca line 2: @cert-authority lines are not supported" }));
 	expect_problems("no [server] section", "[route a]\nupstream = h\n",
 	                WANT({ 0, "no [server] section" }));
 }

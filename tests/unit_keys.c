@@ -422,6 +422,79 @@ static void test_untrusted(void)
 		pass("a missing file is not trusted");
 }
 
+/* known_hosts_revoked on a file of one line: want is 1 when it must
+ * find that line. */
+static void expect_revoked(const char *name, const char *line, const char *host, int port,
+                           const ssh_key key, int want)
+{
+	int got;
+
+	write_file("known_hosts", line);
+	got = known_hosts_revoked("known_hosts", host, port, key);
+	if (got != want)
+		fail(name, "returned %d, expected %d for %s port %d in: %s", got, want, host, port, line);
+	else
+		pass(name);
+}
+
+static void count_report(int line, const char *message, void *ctx)
+{
+	char *seen = ctx;
+
+	snprintf(seen + strlen(seen), 1024 - strlen(seen), "%d: %s|", line, message);
+}
+
+/* @revoked lines, which libssh skips, and the markers sshroute refuses. */
+static void test_known_hosts_markers(void)
+{
+	char *line, *hashed, seen[1024] = "";
+	int n;
+
+	line = text_of("@revoked 10.0.0.1 %s\n", keys[ED].line);
+	expect_revoked("@revoked: plain host name, port 22", line, "10.0.0.1", 22, keys[ED].key, 1);
+	expect_revoked("@revoked: another key is not revoked", line, "10.0.0.1", 22, keys[ECDSA].key, 0);
+	expect_revoked("@revoked: another host is not concerned", line, "10.0.0.2", 22, keys[ED].key, 0);
+	expect_revoked("@revoked: port 22 only, not another port", line, "10.0.0.1", 2022, keys[ED].key, 0);
+	free(line);
+	line = text_of("# c\nh 1\n@revoked [10.0.0.1]:2022 %s\n", keys[ED].line);
+	expect_revoked("@revoked: [host]:port, line number", line, "10.0.0.1", 2022, keys[ED].key, 3);
+	free(line);
+	line = text_of("  @revoked other,*.Example.NET,!bad.example.net %s comment\n", keys[RSA].line);
+	expect_revoked("@revoked: wildcard, case-insensitive", line, "up.example.net", 22, keys[RSA].key, 1);
+	expect_revoked("@revoked: a negated pattern wins", line, "bad.example.net", 22, keys[RSA].key, 0);
+	free(line);
+	line = text_of("@revoked ?.x %s\n", keys[ED].line);
+	expect_revoked("@revoked: ? matches one character", line, "a.x", 22, keys[ED].key, 1);
+	expect_revoked("@revoked: ? matches only one", line, "ab.x", 22, keys[ED].key, 0);
+	free(line);
+	line = text_of("[up.example.net]:2022 %s\n", keys[ED].line);
+	write_file("kh-plain", line);
+	free(line);
+	run("ssh-keygen -q -H -f kh-plain >/dev/null 2>&1 && sed 's/^/@revoked /' kh-plain >kh-hashed");
+	hashed = read_file("kh-hashed");
+	expect_revoked("@revoked: hashed host name (ssh-keygen -H)", hashed, "UP.example.net", 2022,
+	               keys[ED].key, 1);
+	expect_revoked("@revoked: hashed, another host", hashed, "up.example.net", 22, keys[ED].key, 0);
+	free(hashed);
+	if (known_hosts_revoked("nothere", "h", 22, keys[ED].key) != -1)
+		fail("@revoked: unreadable known_hosts", "not -1");
+	else
+		pass("@revoked: unreadable known_hosts");
+
+	line = text_of("h %s\n@cert-authority *.example.net %s\n@revoked h ssh-ed25519 notbase64\n"
+	               "@revoked h %s\n@trusted h %s\n", keys[ED].line, keys[ED].line, keys[ED].line,
+	               keys[ED].line);
+	write_file("known_hosts", line);
+	free(line);
+	n = known_hosts_check_markers("known_hosts", count_report, seen);
+	if (n != 3 || strstr(seen, "2: @cert-authority lines are not supported") == NULL ||
+	    strstr(seen, "3: @revoked line without") == NULL || strstr(seen, "5: unknown marker") == NULL)
+		fail("markers: @cert-authority, a bad @revoked line and unknown markers reported",
+		     "returned %d: %s", n, seen);
+	else
+		pass("markers: @cert-authority, a bad @revoked line and unknown markers reported");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -436,6 +509,7 @@ int main(void)
 	test_unsupported_types();
 	test_unreadable();
 	test_untrusted();
+	test_known_hosts_markers();
 
 	remove_fixtures();
 	return unit_exit_status();
