@@ -16,7 +16,7 @@ INSTALL    ?= install
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
 
-LIBS_PC  = libssh libsystemd inih
+LIBS_PC  = libssh libsystemd inih libcrypto
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes \
            -Wstrict-prototypes -Wpointer-arith
@@ -47,8 +47,8 @@ sshroute: $(OBJS)
 %.o: %.c $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-tests/unit_config: tests/unit_config.c tests/unit.h config.o config.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_config.c config.o $(LDLIBS)
+tests/unit_config: tests/unit_config.c tests/unit.h config.o keys.o log.o config.h keys.h log.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_config.c config.o keys.o log.o $(LDLIBS)
 
 tests/unit_keys: tests/unit_keys.c tests/unit.h keys.o log.o keys.h log.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_keys.c keys.o log.o $(LDLIBS)
@@ -73,10 +73,10 @@ tests/fuzz_proxyproto: tests/fuzz_proxyproto.c proxyproto.c proxyproto.h
 # corpus in tests/corpus/NAME, then fixed mutations of it; a few seconds).
 FUZZ_SAN   = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_FLAGS_C = -std=c11 -D_GNU_SOURCE $(FUZZ_SAN) $(CPPFLAGS) -I.
-FUZZ_CONFIG_SRC = tests/fuzz_config.c config.c
+FUZZ_CONFIG_SRC = tests/fuzz_config.c config.c keys.c log.c
 FUZZ_KEYS_SRC   = tests/fuzz_keys.c keys.c log.c
 
-tests/fuzz_config_standalone: $(FUZZ_CONFIG_SRC) config.h tests/fuzz_standalone.c
+tests/fuzz_config_standalone: $(FUZZ_CONFIG_SRC) config.h keys.h log.h tests/fuzz_standalone.c
 	$(CC) $(FUZZ_FLAGS_C) -DFUZZ_STANDALONE -DFUZZ_NAME='"config"' -DFUZZ_ITERATIONS=10000 \
 		-o $@ $(FUZZ_CONFIG_SRC) tests/fuzz_standalone.c $(LDLIBS)
 
@@ -84,7 +84,7 @@ tests/fuzz_keys_standalone: $(FUZZ_KEYS_SRC) keys.h log.h tests/fuzz_standalone.
 	$(CC) $(FUZZ_FLAGS_C) -DFUZZ_STANDALONE -DFUZZ_NAME='"keys"' -DFUZZ_ITERATIONS=20000 \
 		-o $@ $(FUZZ_KEYS_SRC) tests/fuzz_standalone.c $(LDLIBS)
 
-tests/fuzz_config: $(FUZZ_CONFIG_SRC) config.h
+tests/fuzz_config: $(FUZZ_CONFIG_SRC) config.h keys.h log.h
 	clang $(FUZZ_FLAGS_C) -fsanitize=fuzzer -o $@ $(FUZZ_CONFIG_SRC) $(LDLIBS)
 
 tests/fuzz_keys: $(FUZZ_KEYS_SRC) keys.h log.h
@@ -160,7 +160,8 @@ build-asan/%.o: %.c $(HDRS)
 build-asan/sshroute: $(addprefix build-asan/,$(OBJS))
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-build-asan/unit_config: tests/unit_config.c tests/unit.h build-asan/config.o config.h
+build-asan/unit_config: tests/unit_config.c tests/unit.h build-asan/config.o build-asan/keys.o \
+                        build-asan/log.o config.h keys.h log.h
 build-asan/unit_keys: tests/unit_keys.c tests/unit.h build-asan/keys.o build-asan/log.o keys.h log.h
 build-asan/unit_proxyproto: tests/unit_proxyproto.c tests/unit.h build-asan/proxyproto.o proxyproto.h
 $(ASAN_UNIT_TESTS):

@@ -13,6 +13,7 @@
  * a string, not a file) but check each value with the very setters that
  * route.ini's keys go through. */
 #include "config.h"
+#include "keys.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -483,6 +484,19 @@ static int check_readable_file(struct parser *p, const char *what, const char *p
 	return 0;
 }
 
+/* A file that decides who gets in (a key file): sshd's StrictModes rule,
+ * key_file_is_trusted. st is the file's stat, or NULL. */
+static int check_trusted(struct parser *p, const char *what, const char *path,
+                         const struct stat *st)
+{
+	char why[PATH_MAX + 256];
+
+	if (key_file_is_trusted(path, st, why, sizeof(why)) == 0)
+		return 0;
+	report(p, "%s %s: %s", what, path, why);
+	return -1;
+}
+
 /* A relative file name in route.ini is looked up in $CREDENTIALS_DIRECTORY
  * first, when systemd passed credentials (LoadCredential=, so that a
  * DynamicUser service can read a root-only key), and next to route.ini
@@ -532,6 +546,8 @@ static int check_private_key(struct parser *p, const char *what, const char *pat
 		       (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
+	if (check_trusted(p, what, path, &st) < 0)
+		return -1;
 	if (faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) < 0) {
 		report(p, "cannot read %s %s: %s", what, path, strerror(errno));
 		return -1;
@@ -586,11 +602,33 @@ static void set_host_key(struct parser *p, const char *value)
 	cfg->host_keys[cfg->n_host_keys++] = copy;
 }
 
+/* A known_hosts line sshroute cannot honour, reported at the line of
+ * known_hosts in route.ini. */
+static void report_marker(int line, const char *message, void *ctx)
+{
+	struct parser *p = ctx;
+
+	report(p, "known_hosts %s line %d: %s", p->cfg->known_hosts, line, message);
+}
+
+/* libssh skips marker lines (@revoked, @cert-authority): keys.c honours
+ * @revoked, and a line that would be ignored is an error. */
+static int check_known_hosts_markers(struct parser *p, const char *path)
+{
+	int n = known_hosts_check_markers(path, report_marker, p);
+
+	if (n < 0)
+		report(p, "cannot read known_hosts %s: %s", path, strerror(errno));
+	return n != 0 ? -1 : 0;
+}
+
 static void set_known_hosts(struct parser *p, const char *value)
 {
 	char *path = resolve_file(p, value);
 
-	if (path != NULL && check_readable_file(p, "known_hosts", path) < 0) {
+	p->cfg->known_hosts = path;
+	if (path != NULL && (check_readable_file(p, "known_hosts", path) < 0 ||
+	                     check_known_hosts_markers(p, path) < 0)) {
 		free(path);
 		path = NULL;
 	}
@@ -677,8 +715,9 @@ static void set_user(struct parser *p, const char *value)
 	p->draft.uses_u |= uses_u;
 }
 
-/* The file must exist now unless its name depends on the user: then it is
- * looked for at login, where a missing file just means no keys. */
+/* The file must exist now, and be trusted, unless its name depends on the
+ * user: then it is looked for at login, where a missing file just means no
+ * keys (and keys.c checks it when it reads it). */
 static void set_authorized_keys(struct parser *p, const char *value)
 {
 	char path[ROUTE_PATH_MAX];
@@ -691,7 +730,8 @@ static void set_authorized_keys(struct parser *p, const char *value)
 	if (check_template(p, value, "authorized_keys", path_char_ok, ROUTE_PATH_MAX - 1, &uses_u) < 0)
 		return;
 	if (!uses_u && (expand_template(value, "", path, sizeof(path)) < 0 ||
-	                check_readable_file(p, "authorized_keys", path) < 0))
+	                check_readable_file(p, "authorized_keys", path) < 0 ||
+	                check_trusted(p, "authorized_keys", path, NULL) < 0))
 		return;
 	p->draft.authorized_keys = dup_or_report(p, value);
 	p->draft.uses_u |= uses_u;
@@ -935,6 +975,35 @@ static void disable_if_broken(struct parser *p)
 	}
 }
 
+/* A pattern route serves many accounts. One authorized_keys for all of
+ * them (no %u), with the upstream user following the client's name, lets
+ * every key in the file log in as every account the pattern matches.
+ * NULL when the pair is safe, else what the user setting does. */
+static const char *shared_keys_problem(const struct route *r, const char *authorized_keys,
+                                       const char *user)
+{
+	if (!r->is_glob || authorized_keys == NULL || template_uses_u(authorized_keys))
+		return NULL;
+	if (user == NULL)
+		return "user defaults to the client's name";
+	return template_uses_u(user) ? "user follows the client's name (%u)" : NULL;
+}
+
+/* route.ini's half of shared_keys_problem. A lookup route is checked when
+ * its answer comes (the answer may give user); a bad user was reported. */
+static void check_shared_keys(struct parser *p)
+{
+	const struct route *r = &p->draft;
+	const char *why = shared_keys_problem(r, r->authorized_keys, r->user);
+
+	if (why == NULL || p->route_key_line[KEY_LOOKUP] != 0 ||
+	    (p->route_key_line[KEY_USER] != 0 && r->user == NULL))
+		return;
+	report_at(p, p->route_key_line[KEY_AUTHORIZED_KEYS], "route %s: authorized_keys %s has no %%u "
+	          "and %s, so every key in it could log in as every matching account: add %%u to "
+	          "the path or set user", r->pattern, r->authorized_keys, why);
+}
+
 /* Checks of a [route NAME] as a whole: where users go must be known (an
  * upstream, or a lookup to give one), and some way in must be allowed. */
 static void check_route(struct parser *p)
@@ -951,6 +1020,7 @@ static void check_route(struct parser *p)
 	    !has_lookup)
 		report_at(p, p->draft.line, "[route %s] allows only publickey but has no authorized_keys: "
 		          "nobody could log in", p->draft.pattern);
+	check_shared_keys(p);
 }
 
 /* Ends the [route NAME] being read; it joins cfg->routes unless it repeats
@@ -1292,10 +1362,15 @@ void config_free(struct config *cfg)
 
 /* ---- lookup ---- */
 
+/* A name may not start with '-': %u also goes into the argv of lookup
+ * programs, where "-x" would be read as an option (and GNU getopt takes
+ * options from anywhere on the command line). */
 int user_name_is_safe(const char *name)
 {
 	size_t n;
 
+	if (name[0] == '-')
+		return 0;
 	for (n = 0; name[n]; n++) {
 		unsigned char c = (unsigned char)name[n];
 
@@ -1559,6 +1634,21 @@ static void read_answer(struct parser *p, const char *answer)
 	}
 }
 
+/* shared_keys_problem for the answer put over route r. An answer holds no
+ * %u, so for a pattern route an answer's authorized_keys needs a user. */
+static void check_answer_shared_keys(struct parser *p, const struct route *r)
+{
+	const struct route *a = &p->draft;
+	const char *keys = a->authorized_keys ? a->authorized_keys : r->authorized_keys;
+	const char *why = shared_keys_problem(r, keys, a->user ? a->user : r->user);
+
+	if (why == NULL)
+		return;
+	report_at(p, 0, "route %s: authorized_keys %s has no %%u and %s, so every key in it could "
+	          "log in as every matching account: the answer must give user (or the route "
+	          "add %%u to the path or set user)", r->pattern, keys, why);
+}
+
 /* Checks of the answer as a whole, over the route it completes. */
 static void check_answer(struct parser *p, const struct config *cfg, const struct route *r)
 {
@@ -1575,6 +1665,7 @@ static void check_answer(struct parser *p, const struct config *cfg, const struc
 	if (r->auth == AUTH_PUBLICKEY && keys_line == 0 && r->authorized_keys == NULL)
 		report_at(p, 0, "[route %s] allows only publickey and the answer gives no "
 		          "authorized_keys: nobody could log in", r->pattern);
+	check_answer_shared_keys(p, r);
 }
 
 /* The route with what the answer set put over it, expanded into out. */

@@ -85,7 +85,8 @@ typedef void (*config_report_fn)(const char *message, void *ctx);
 int config_load(const char *path, struct config *cfg, config_report_fn report, void *ctx);
 void config_free(struct config *cfg);
 
-/* 1 when name may be put into a %u template: [A-Za-z0-9._-]{1,USER_NAME_MAX}. */
+/* 1 when name may be put into a %u template: [A-Za-z0-9._-]{1,USER_NAME_MAX},
+ * not starting with '-'. */
 int user_name_is_safe(const char *name);
 
 /* Finds the route for user and expands it into out. An exact route wins

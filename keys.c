@@ -10,17 +10,89 @@
  * Options (from=, command=, restrict, ...) limit what a key may do, and
  * sshroute enforces none of them: a listed key with options is refused,
  * loudly, never accepted as if they were not there. Certificates and
- * security-key (sk-) keys are not supported. */
+ * security-key (sk-) keys are not supported.
+ *
+ * Whoever can write to a key file, or to a directory above it, can put a
+ * key there or swap the file: such files are refused as sshd refuses them
+ * with StrictModes (key_file_is_trusted, also used by config.c for host
+ * keys and identities). */
 #include "keys.h"
 #include "log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+/* ---- files sshroute trusts ---- */
+
+static int owner_is_trusted(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+/* Checks one file or directory of the path; what is "file" or "directory". */
+static int node_is_trusted(const char *what, const char *path, const struct stat *st,
+                           char *why, size_t size)
+{
+	if (!owner_is_trusted(st->st_uid)) {
+		snprintf(why, size, "%s %s is owned by uid %u, not by root or uid %u (the user "
+		         "sshroute runs as); chown root %s", what, path, (unsigned)st->st_uid,
+		         (unsigned)geteuid(), path);
+		return -1;
+	}
+	if (S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX) && (st->st_mode & 022)) {
+		snprintf(why, size, "directory %s is writable by group or others (the sticky bit "
+		         "does not make it safe); move the file to a directory that only root "
+		         "can write to", path);
+		return -1;
+	}
+	if (st->st_mode & 022) {
+		snprintf(why, size, "%s %s is writable by group or others; chmod go-w %s", what, path,
+		         path);
+		return -1;
+	}
+	return 0;
+}
+
+int key_file_is_trusted(const char *path, const struct stat *st, char *why, size_t size)
+{
+	char real[PATH_MAX], *slash;
+	struct stat own;
+
+	if (realpath(path, real) == NULL) {
+		snprintf(why, size, "cannot resolve %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (st == NULL && stat(real, &own) < 0) {
+		snprintf(why, size, "cannot stat %s: %s", real, strerror(errno));
+		return -1;
+	}
+	if (node_is_trusted("file", real, st ? st : &own, why, size) < 0)
+		return -1;
+	/* realpath gives an absolute path: every step up ends at "/" */
+	while (strcmp(real, "/") != 0 && (slash = strrchr(real, '/')) != NULL) {
+		slash[slash == real ? 1 : 0] = '\0';
+		if (stat(real, &own) < 0) {
+			snprintf(why, size, "cannot stat directory %s: %s", real, strerror(errno));
+			return -1;
+		}
+		if (node_is_trusted("directory", real, &own, why, size) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- authorized_keys ---- */
 
 /* One key line taken apart, pointing into the line. */
 struct key_line {
@@ -184,6 +256,7 @@ static int line_grants_key(const char *path, int lineno, char *line, const ssh_k
 static FILE *open_keys_file(const char *path)
 {
 	struct stat st;
+	char why[PATH_MAX + 256];
 	FILE *fp;
 	int fd;
 
@@ -199,6 +272,11 @@ static FILE *open_keys_file(const char *path)
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		log_error("authorized_keys %s is not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if (key_file_is_trusted(path, &st, why, sizeof(why)) < 0) {
+		log_error("authorized_keys %s: %s; no key in it is accepted", path, why);
 		close(fd);
 		return NULL;
 	}
@@ -229,6 +307,217 @@ int authorized_keys_match(const char *path, const ssh_key key)
 	}
 	if (!found && !feof(fp))
 		log_error("cannot read authorized_keys %s: %s", path, strerror(read_errno));
+	free(line);
+	fclose(fp);
+	return found;
+}
+
+/* ---- known_hosts markers ----
+ *
+ * libssh 0.10 skips every known_hosts line that starts with a marker. An
+ * @revoked line must not be skipped: a key listed there is refused even
+ * when another line lists it as the host's key, as OpenSSH does. sshroute
+ * reads those lines itself; @cert-authority it cannot honour. */
+
+/* A marker line taken apart, pointing into the line. */
+struct marker_line {
+	const char *marker;   /* "@revoked", ... */
+	const char *hosts;    /* patterns, or one |1|salt|hash */
+	const char *type_name;
+	const char *base64;
+};
+
+/* NULL when line (ending stripped) is not a marker line. */
+static struct marker_line *parse_marker_line(char *line, struct marker_line *out)
+{
+	char *s = skip_blanks(line);
+
+	if (*s != '@')
+		return NULL;
+	out->marker = cut_word(&s);
+	s = skip_blanks(s);
+	out->hosts = cut_word(&s);
+	s = skip_blanks(s);
+	out->type_name = cut_word(&s);
+	s = skip_blanks(s);
+	out->base64 = cut_word(&s);
+	return out;
+}
+
+/* The key of a marker line, NULL when it has none that libssh can read. */
+static ssh_key marker_key(const struct marker_line *m)
+{
+	enum ssh_keytypes_e type = key_type_named(m->type_name);
+	ssh_key key = NULL;
+
+	if (type == SSH_KEYTYPE_UNKNOWN || *m->base64 == '\0' ||
+	    ssh_pki_import_pubkey_base64(m->base64, type, &key) != SSH_OK)
+		return NULL;
+	return key;
+}
+
+/* OpenSSH's pattern match: * and ?, case-insensitive. A '*' that fails
+ * is retried one character further on. */
+static int wildcard_match(const char *s, const char *pat, size_t pat_len)
+{
+	const char *end = pat + pat_len, *star = NULL, *retry = NULL;
+
+	while (*s != '\0') {
+		if (pat < end && *pat == '*') {
+			star = ++pat;
+			retry = s;
+		} else if (pat < end && (*pat == '?' ||
+		                         tolower((unsigned char)*pat) == tolower((unsigned char)*s))) {
+			pat++;
+			s++;
+		} else if (star != NULL) {
+			pat = star;
+			s = ++retry;
+		} else {
+			return 0;
+		}
+	}
+	while (pat < end && *pat == '*')
+		pat++;
+	return pat == end;
+}
+
+/* A comma list of patterns: some positive one matches and no negated one
+ * (!pattern) does. */
+static int pattern_list_match(const char *name, const char *list)
+{
+	const char *item = list;
+	size_t len;
+	int positive = 0;
+
+	for (; *item; item += len + (item[len] == ',')) {
+		len = strcspn(item, ",");
+		if (item[0] == '!' && wildcard_match(name, item + 1, len - 1))
+			return 0;
+		if (item[0] != '!' && wildcard_match(name, item, len))
+			positive = 1;
+	}
+	return positive;
+}
+
+/* Decodes base64 text of len characters into out (size bytes); returns
+ * the length, -1 when it is not base64 or does not fit. */
+static int decode_base64(const char *text, size_t len, unsigned char *out, size_t size)
+{
+	int n;
+
+	if (len == 0 || len % 4 != 0 || len / 4 * 3 > size)
+		return -1;
+	n = EVP_DecodeBlock(out, (const unsigned char *)text, (int)len);
+	if (n < 0)
+		return -1;
+	return n - (text[len - 1] == '=') - (text[len - 2] == '=');
+}
+
+/* A hashed name, "|1|base64(salt)|base64(HMAC-SHA1(salt, name))", as
+ * ssh-keygen -H and HashKnownHosts write it. */
+static int hashed_match(const char *name, const char *hashed)
+{
+	unsigned char salt[64], want[64], got[EVP_MAX_MD_SIZE];
+	const char *salt64 = hashed + 3, *bar = strchr(salt64, '|');
+	unsigned int got_len = 0;
+	int salt_len, want_len;
+
+	if (bar == NULL)
+		return 0;
+	salt_len = decode_base64(salt64, (size_t)(bar - salt64), salt, sizeof(salt));
+	want_len = decode_base64(bar + 1, strlen(bar + 1), want, sizeof(want));
+	if (salt_len <= 0 || want_len != 20 ||
+	    HMAC(EVP_sha1(), salt, salt_len, (const unsigned char *)name, strlen(name), got,
+	         &got_len) == NULL || got_len != 20)
+		return 0;
+	return CRYPTO_memcmp(got, want, 20) == 0;
+}
+
+static int hosts_match(const char *name, const char *hosts)
+{
+	if (strncmp(hosts, "|1|", 3) == 0)
+		return hashed_match(name, hosts);
+	return pattern_list_match(name, hosts);
+}
+
+/* What is wrong with a marker line, NULL when sshroute can honour it. */
+static const char *marker_problem(const struct marker_line *m)
+{
+	ssh_key key;
+
+	if (strcmp(m->marker, "@cert-authority") == 0)
+		return "@cert-authority lines are not supported: sshroute accepts no host "
+		       "certificates; list each upstream's own host key instead";
+	if (strcmp(m->marker, "@revoked") != 0)
+		return "unknown marker (only @revoked is supported)";
+	if (*m->hosts == '\0' || (key = marker_key(m)) == NULL)
+		return "@revoked line without a host pattern and a key that libssh can read: "
+		       "it could not be honoured";
+	ssh_key_free(key);
+	return NULL;
+}
+
+int known_hosts_check_markers(const char *path, known_hosts_report_fn report, void *ctx)
+{
+	struct marker_line m;
+	char *line = NULL;
+	const char *why;
+	size_t size = 0;
+	int lineno = 0, problems = 0;
+	FILE *fp = fopen(path, "re");
+
+	if (fp == NULL)
+		return -1;
+	while (getline(&line, &size, fp) >= 0) {
+		lineno++;
+		strip_line_ending(line);
+		if (parse_marker_line(line, &m) != NULL && (why = marker_problem(&m)) != NULL) {
+			report(lineno, why, ctx);
+			problems++;
+		}
+	}
+	free(line);
+	fclose(fp);
+	return problems;
+}
+
+/* 1 when marker line m revokes key for name. */
+static int line_revokes(const struct marker_line *m, const char *name, const ssh_key key)
+{
+	ssh_key listed;
+	int same;
+
+	if (strcmp(m->marker, "@revoked") != 0 || !hosts_match(name, m->hosts) ||
+	    (listed = marker_key(m)) == NULL)
+		return 0;
+	same = ssh_key_cmp(listed, key, SSH_KEY_CMP_PUBLIC) == 0;
+	ssh_key_free(listed);
+	return same;
+}
+
+int known_hosts_revoked(const char *path, const char *host, int port, const ssh_key key)
+{
+	struct marker_line m;
+	char name[512], *line = NULL;
+	size_t size = 0, i;
+	int lineno = 0, found = 0;
+	FILE *fp = fopen(path, "re");
+
+	if (fp == NULL)
+		return -1;
+	if (port == 22)
+		snprintf(name, sizeof(name), "%s", host);
+	else
+		snprintf(name, sizeof(name), "[%s]:%d", host, port);
+	for (i = 0; name[i]; i++)
+		name[i] = (char)tolower((unsigned char)name[i]);
+	while (!found && getline(&line, &size, fp) >= 0) {
+		lineno++;
+		strip_line_ending(line);
+		if (parse_marker_line(line, &m) != NULL && line_revokes(&m, name, key))
+			found = lineno;
+	}
 	free(line);
 	fclose(fp);
 	return found;

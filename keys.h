@@ -1,15 +1,45 @@
-/* keys.h: client public keys listed in OpenSSH authorized_keys files. */
+/* keys.h: the key files sshroute trusts, and client public keys listed in
+ * OpenSSH authorized_keys files. */
 #ifndef SSHROUTE_KEYS_H
 #define SSHROUTE_KEYS_H
 
+#include <stddef.h>
+#include <sys/stat.h>
+
 #include <libssh/libssh.h>
 
+/* sshd's StrictModes rule (OpenSSH's safe_path): the file at path (st: its
+ * stat, e.g. from fstat of the open file, or NULL to stat it) and every
+ * directory above its real path up to / are owned by root or by the user
+ * sshroute runs as, and none is writable by group or others (a sticky
+ * directory such as /tmp included). Returns 0 when path may be trusted,
+ * else -1 with why set to the first offence and its fix, e.g. "directory
+ * /x is writable by group or others; chmod go-w /x". */
+int key_file_is_trusted(const char *path, const struct stat *st, char *why, size_t size);
+
 /* Looks for key in an OpenSSH authorized_keys file. Returns 1 when it is
- * listed, 0 when not or when the file cannot be read (logged with
- * log_error). Blank lines and # comments are skipped; a line that starts
+ * listed, 0 when not or when the file cannot be read or is not trusted
+ * (key_file_is_trusted; logged with log_error). Blank lines and # comments are skipped; a line that starts
  * with options (anything that is not a key type name libssh knows) is
  * refused with a log_info line naming file:line, never matched; malformed
  * lines are logged and skipped. Lines of any length work. */
 int authorized_keys_match(const char *path, const ssh_key key);
+
+/* Called once per problem with a marker line of known_hosts: its line
+ * number and a message. */
+typedef void (*known_hosts_report_fn)(int line, const char *message, void *ctx);
+
+/* libssh 0.10 skips known_hosts lines with a marker. Reports those that
+ * sshroute cannot honour: @cert-authority (host certificates are not
+ * supported), unknown markers, and @revoked lines without a usable key.
+ * Returns the number of reports, or -1 when the file cannot be read. */
+int known_hosts_check_markers(const char *path, known_hosts_report_fn report, void *ctx);
+
+/* The line of the first @revoked line in known_hosts path whose host
+ * patterns match host and port, as OpenSSH matches them ("host" for port
+ * 22, "[host]:port" otherwise; * and ? wildcards, ! negation, |1| hashed
+ * names), and whose key is key. 0 when there is none, -1 when the file
+ * cannot be read. */
+int known_hosts_revoked(const char *path, const char *host, int port, const ssh_key key);
 
 #endif

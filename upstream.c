@@ -2,12 +2,14 @@
  *
  * Host keys are checked against the known_hosts file of route.ini and
  * nothing else: no ~/.ssh, no /etc/ssh/ssh_known_hosts, no ssh_config, and
- * never trust on first use. */
+ * never trust on first use. libssh skips @revoked lines; keys.c reads them,
+ * and a revoked key is refused before libssh looks at the others. */
 #include "upstream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "keys.h"
 #include "log.h"
 
 /* On the upstream leg sshroute is the client and picks the cipher: with
@@ -61,6 +63,36 @@ static const char *key_type_shown(ssh_session s)
 	return name;
 }
 
+/* Returns 0 when no @revoked line of known_hosts lists the key the
+ * upstream presented, as OpenSSH's ssh refuses such keys. */
+static int check_not_revoked(ssh_session s, const struct config *cfg,
+                             const struct route_target *t, const char *where)
+{
+	ssh_key key = NULL;
+	char *fp;
+	int line;
+
+	if (ssh_get_server_publickey(s, &key) != SSH_OK) {
+		log_error("cannot get the host key of upstream %s: %s", where, ssh_get_error(s));
+		return -1;
+	}
+	line = known_hosts_revoked(cfg->known_hosts, t->host, t->port, key);
+	ssh_key_free(key);
+	if (line == 0)
+		return 0;
+	if (line < 0) {
+		log_error("cannot read %s to check the host key of upstream %s: connection refused",
+		          cfg->known_hosts, where);
+		return -1;
+	}
+	fp = presented_fingerprint(s);
+	log_error("upstream %s presented a REVOKED host key (listed @revoked in %s line %d; "
+	          "%s key %s): connection refused", where, cfg->known_hosts, line,
+	          key_type_shown(s), fp ? fp : "?");
+	ssh_string_free_char(fp);
+	return -1;
+}
+
 /* Returns 0 when the upstream's host key is the one in known_hosts. */
 static int verify_host_key(ssh_session s, const struct config *cfg, const char *where)
 {
@@ -112,7 +144,7 @@ ssh_session upstream_connect(const struct config *cfg, const struct route_target
 		log_error("cannot connect to upstream %s: %s", where, ssh_get_error(s));
 		goto fail;
 	}
-	if (verify_host_key(s, cfg, where) < 0)
+	if (check_not_revoked(s, cfg, t, where) < 0 || verify_host_key(s, cfg, where) < 0)
 		goto fail;
 	log_verbose("connected to upstream %s", where);
 	return s;

@@ -5,8 +5,8 @@
  * The input is split at NUL bytes (which route.ini may not hold, and user
  * names cannot): the first part is route.ini, the second a lookup
  * program's answer, every further part a user name. "@DIR@" anywhere in
- * the input stands for a directory made at start-up (in /dev/shm, else
- * /tmp), which holds a host key and an identity ("hk" and "id", ed25519,
+ * the input stands for a directory made at start-up (in /run, else /tmp,
+ * where no key file is trusted: keys.c's StrictModes rule), which holds a host key and an identity ("hk" and "id", ed25519,
  * mode 600), an empty "known_hosts" and "authorized_keys", and an
  * executable "lookup"; route.ini is written there too, so relative file
  * names in it find those files.
@@ -19,7 +19,8 @@
  *   has a host key, known_hosts and routes that are all complete;
  * - route_lookup picks the route the rules pick (an exact route wins,
  *   then the first matching pattern; a route using %u never matches a
- *   name outside [A-Za-z0-9._-]{1,32}; an authorized_keys with %u never
+ *   name outside [A-Za-z0-9._-]{1,32} or one that
+ *   starts with '-'; an authorized_keys with %u never
  *   matches "." or ".."), fails only when an expansion does not fit, and
  *   expands %u and %% exactly; an upstream host holds no byte beyond
  *   [A-Za-z0-9._:-];
@@ -115,7 +116,7 @@ static void setup(void)
 		return;
 	ready = 1;
 	unsetenv("CREDENTIALS_DIRECTORY");
-	snprintf(dir, sizeof(dir), "%s/fuzz_config.XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/fuzz_config.XXXXXX", access("/run", W_OK) == 0 ? "/run" : "/tmp");
 	if (mkdtemp(dir) == NULL)
 		fatal("mkdtemp");
 	atexit(remove_fixture);
@@ -166,7 +167,7 @@ static int model_safe(const char *name)
 {
 	size_t n = strlen(name), i;
 
-	if (n < 1 || n > USER_NAME_MAX)
+	if (n < 1 || n > USER_NAME_MAX || name[0] == '-')
 		return 0;
 	for (i = 0; i < n; i++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", name[i]))
@@ -397,7 +398,7 @@ static void check_user(const struct config *cfg, const char *user, const char *a
 	if (t == NULL)
 		fatal("out of memory");
 	if (user_name_is_safe(user) != model_safe(user))
-		broken("user_name_is_safe differs from [A-Za-z0-9._-]{1,32}", user, size);
+		broken("user_name_is_safe differs from [A-Za-z0-9._-]{1,32}, no leading -", user, size);
 	rc = route_lookup(cfg, user, t);
 	if (rc != 0 && rc != -1)
 		broken("route_lookup returned neither 0 nor -1", user, size);

@@ -2,8 +2,9 @@
  *
  * The input is the contents of an authorized_keys file; the key looked
  * for is a fixed ed25519 key (KEY_LINE; the seed corpus lists it in many
- * ways). The file lives in a memfd, opened by its /proc/self/fd path, so
- * that nothing touches the disk. Besides the sanitizers' memory checks,
+ * ways). The file lives in a directory made at start-up under /run, which
+ * keys.c trusts (sshd's StrictModes rule; /tmp would not do), and is
+ * rewritten in place for every input. Besides the sanitizers' memory checks,
  * the reader holds the promises of its interface:
  * - the result is 0 or 1;
  * - a key listed with options is never accepted: the same file with
@@ -29,7 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #define KEY_BASE64 "AAAAC3NzaC1lZDI1NTE5AAAAILzOZnhW2la6N1aQacDRKCYXPXnX0gmfNBHC/+pHgOlm"
@@ -38,8 +39,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static ssh_key key;
-static int memfd = -1;
-static char path[64];
+static int fd = -1;
+static char dir[64];
+static char path[sizeof(dir) + 32];
 static FILE *messages;   /* the real stderr, for broken promises */
 
 static void fatal(const char *what)
@@ -54,8 +56,15 @@ static void broken(const char *promise, size_t size)
 	abort();
 }
 
+static void remove_file(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
 static void setup(void)
 {
+	char why[512];
 	FILE *null;
 
 	if (key != NULL)
@@ -69,18 +78,24 @@ static void setup(void)
 	log_set_level(LOG_LEVEL_DEBUG);   /* every line formatted, none shown */
 	if (ssh_pki_import_pubkey_base64(KEY_BASE64, SSH_KEYTYPE_ED25519, &key) != SSH_OK)
 		fatal("cannot import the fixed key");
-	memfd = memfd_create("authorized_keys", MFD_CLOEXEC);
-	if (memfd < 0)
-		fatal("memfd_create failed");
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	snprintf(dir, sizeof(dir), "/run/fuzz_keys.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		fatal("cannot make a directory in /run (run as root)");
+	snprintf(path, sizeof(path), "%s/authorized_keys", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fatal("cannot create the authorized_keys file");
+	atexit(remove_file);
+	if (key_file_is_trusted(path, NULL, why, sizeof(why)) < 0)
+		fatal(why);
 }
 
 /* authorized_keys_match on a file holding exactly len bytes of text. */
 static int match(const void *text, size_t len)
 {
-	if (ftruncate(memfd, 0) < 0 ||
-	    (len > 0 && pwrite(memfd, text, len, 0) != (ssize_t)len))
-		fatal("cannot write the memfd");
+	if (ftruncate(fd, 0) < 0 ||
+	    (len > 0 && pwrite(fd, text, len, 0) != (ssize_t)len))
+		fatal("cannot write the authorized_keys file");
 	return authorized_keys_match(path, key);
 }
 

@@ -188,7 +188,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Work directory, readable by the test users (they read test data from it).
-T=$(mktemp -d /tmp/srt.XXXXXX) || exit 1
+# Not under /tmp: sshroute, like sshd with StrictModes, trusts no key file
+# below a directory that others may write to. /run/srt is root's, mode 755.
+mkdir -p /run/srt && chown root:root /run/srt && chmod 755 /run/srt || exit 1
+T=$(mktemp -d /run/srt/srt.XXXXXX) || exit 1
 chmod 755 "$T"
 RUN_ID=${T##*.}
 

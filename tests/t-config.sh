@@ -196,6 +196,22 @@ just some words
 
 $ROUTE"
 
+# One authorized_keys for a whole pattern, the upstream user following the
+# client's name: every key in it could log in as every matching account.
+ssh-keygen -q -t ed25519 -N '' -C '' -f "$T/id_shared" || die "ssh-keygen"
+: >"$T/ak_shared"
+broken "pattern route with one authorized_keys and the client's name" 8 "$SERVER
+identity = $T/id_shared
+
+[route team-*]
+upstream = teams.example.net
+authorized_keys = $T/ak_shared"
+if printf '%s' "$ERR" | grep -qF "has no %u and user defaults to the client's name, so every key in it could log in as every matching account: add %u to the path or set user"; then
+	ok "-t pattern route with one authorized_keys: the message says what to do"
+else
+	not_ok "-t pattern route with one authorized_keys: the message says what to do" "stderr '$ERR'"
+fi
+
 run_sshroute -t -f "$T/no-such-file.ini"
 if [ "$RC" = 3 ] && printf '%s' "$ERR" | grep -qF "$T/no-such-file.ini"; then
 	ok "-t missing file: exit 3, names the file"
@@ -250,6 +266,9 @@ user = 100%%
 
 [route te*]
 upstream = te.example.net
+
+[route -*]
+upstream = %u.dash.example.net
 EOF
 
 # route_of NAME USER EXPECTED_ROUTE_LINE HOST PORT UPSTREAM_USER
@@ -281,6 +300,15 @@ if [ "$RC" = 1 ] && [ -z "$OUT" ] && printf '%s' "$ERR" | grep -q 'no route for 
 	ok "-T user without a route: exit 1, says so"
 else
 	not_ok "-T user without a route" "exit $RC, stdout '$OUT', stderr '$ERR'"
+fi
+
+# %u never expands to a name starting with "-": it would be an option in a
+# lookup program's argv. The only route that matches such a name uses %u.
+run_sshroute -T -oProxyCommand=x -f "$T/routes.ini"
+if [ "$RC" = 1 ] && [ -z "$OUT" ] && printf '%s' "$ERR" | grep -q 'no route for user -oProxyCommand=x'; then
+	ok "-T a name starting with - skips the %u routes: exit 1"
+else
+	not_ok "-T a name starting with - skips the %u routes" "exit $RC, stdout '$OUT', stderr '$ERR'"
 fi
 
 # ---------------------------------------------------------------- other options

@@ -39,7 +39,9 @@ struct want {
 	sizeof((struct want[]){ __VA_ARGS__ }) / sizeof(struct want)
 #define NO_PROBLEMS NULL, 0
 
-static char tmpdir[] = "/tmp/unit_config.XXXXXX";
+/* Not under /tmp: sshroute trusts no key file below a directory that
+ * others may write to (keys.c, key_file_is_trusted). */
+static char tmpdir[] = "/run/unit_config.XXXXXX";
 
 /* ---- files ---- */
 
@@ -392,6 +394,7 @@ static void test_percent_u_rule(void)
 {
 	static const char *const unsafe[] = {
 		"a/b", "a b", "a;b", "a$b", "a@b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 33 */, "",
+		"-x", "-oProxyCommand=x", "--",
 	};
 	const char *name32 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 	struct config cfg;
@@ -417,6 +420,7 @@ static void test_percent_u_rule(void)
 	expect_route("unsafe name skips a route with %u only in user", &cfg, "x y",
 	             "fallback.example", 22, "x y");
 	if (user_name_is_safe("") || user_name_is_safe("a/b") || user_name_is_safe("\xc3\xa9") ||
+	    user_name_is_safe("-a") || !user_name_is_safe("a-") ||
 	    !user_name_is_safe("A-z_0.9") || !user_name_is_safe(name32))
 		fail("user_name_is_safe", "wrong answer");
 	else
@@ -720,6 +724,11 @@ static void test_known_hosts_errors(void)
 		expect_problems("unreadable known_hosts",
 		                "[server]\nhost_key = hk\nknown_hosts = kh000\n[route a]\nupstream = h\n",
 		                WANT({ 3, "cannot read known_hosts kh000" }));
+	write_file("kh-ca", "# CA\n@cert-authority *.example.net ssh-ed25519 "
+	           "AAAAC3NzaC1lZDI1NTE5AAAAILzOZnhW2la6N1aQacDRKCYXPXnX0gmfNBHC/+pHgOlm\n", 0644);
+	expect_problems("known_hosts with @cert-authority: not supported, named with its line",
+	                "[server]\nhost_key = hk\nknown_hosts = kh-ca\n[route a]\nupstream = h\n",
+	                WANT({ 3, "known_hosts kh-ca line 2: @cert-authority lines are not supported" }));
 	expect_problems("no [server] section", "[route a]\nupstream = h\n",
 	                WANT({ 0, "no [server] section" }));
 }
@@ -779,7 +788,7 @@ static void test_authorized_keys_errors(void)
 	            tmpdir, tmpdir, tmpdir, tmpdir);
 	expect_problems("authorized_keys errors", text,
 	                WANT({ 7, "authorized_keys \"ak\" is not an absolute path" },
-	                     { 10, "cannot read authorized_keys /tmp/" },
+	                     { 10, "cannot read authorized_keys /run/" },
 	                     { 13, "/adir is not a regular file" },
 	                     { 16, "unknown %-sequence \"%h\" in authorized_keys" },
 	                     { 20, "\"authorized_keys\" given twice in [route e] (first at line 19)" },
@@ -967,8 +976,9 @@ static void test_relative_paths(void)
 	free_messages(&m);
 	config_free(&cfg);
 
+	/* as systemd makes it: the directory owned by the service's user, 0500 */
 	mkdir("creds", 0700);
-	run("cp hk creds/credkey && chmod 400 creds/credkey");
+	run("cp hk creds/credkey && chmod 400 creds/credkey && chmod 500 creds");
 	snprintf(want, sizeof(want), "%s/creds", tmpdir);
 	setenv("CREDENTIALS_DIRECTORY", want, 1);
 	write_file("conf/route.ini",
@@ -986,6 +996,63 @@ static void test_relative_paths(void)
 	unsetenv("CREDENTIALS_DIRECTORY");
 	free_messages(&m);
 	config_free(&cfg);
+}
+
+/* sshd's StrictModes rule for the key files route.ini names: the file and
+ * every directory above it owned by root (or the user sshroute runs as)
+ * and not writable by group or others. */
+static void test_untrusted_files(void)
+{
+	char text[4096], gw_dir[512], gw_hk[1024], gw_ak[1024], ak_gw[1024], gw_id[1024];
+	const char *why = "directory %s is writable by group or others; chmod go-w %s";
+
+	mkdir("gw", 0700);
+	run("cp hk gw/hk && cp id gw/id && cp ak gw/ak && cp ak akgw && chmod 600 gw/hk gw/id && "
+	    "chmod 664 akgw && chmod 775 gw");
+	format_text(gw_dir, sizeof(gw_dir), "%s/gw", tmpdir);
+	format_text(text, sizeof(text), why, gw_dir, gw_dir);
+	format_text(gw_hk, sizeof(gw_hk), "host key gw/hk: %s", text);
+	format_text(gw_id, sizeof(gw_id), "identity gw/id: %s", text);
+	format_text(gw_ak, sizeof(gw_ak), "authorized_keys %s/ak: %s", gw_dir, text);
+	format_text(ak_gw, sizeof(ak_gw), "file %s/akgw is writable by group or others; chmod go-w "
+	            "%s/akgw", tmpdir, tmpdir);
+	format_text(text, sizeof(text),
+	            "[server]\nhost_key = gw/hk\nknown_hosts = known_hosts\nidentity = id\n" /* 1-4 */
+	            "[route a]\nupstream = h\nauthorized_keys = %s/ak\n"       /* 7 */
+	            "[route b]\nupstream = h\nauthorized_keys = %s/akgw\n"     /* 10 */
+	            "[route c]\nupstream = h\nauthorized_keys = %s/ak\nidentity = gw/id\n" /* 13, 14 */
+	            "[route d]\nupstream = h\nauthorized_keys = %s/%%u\n",      /* 17: checked at login */
+	            gw_dir, tmpdir, tmpdir, gw_dir);
+	expect_problems("untrusted key files: each reported with its fix", text,
+	                WANT({ 2, gw_hk }, { 7, gw_ak }, { 10, ak_gw }, { 14, gw_id }));
+	chmod("gw", 0755);
+	expect_problems("the same files in a safe directory", text, WANT({ 10, ak_gw }));
+}
+
+/* One authorized_keys for every account a pattern matches, with the
+ * upstream user following the client's name: every key could log in as
+ * every account. */
+static void test_shared_keys(void)
+{
+	char text[2048];
+
+	format_text(text, sizeof(text), SERVER_ID
+	            "[route team-*]\nupstream = h\nauthorized_keys = %s/ak\n"              /* 5, 7 */
+	            "[route ops-?]\nupstream = h\nuser = ops-%%u\nauthorized_keys = %s/ak\n" /* 8, 11 */
+	            "[route dev-*]\nupstream = h\nuser = dev\nauthorized_keys = %s/ak\n"     /* 12: fine */
+	            "[route qa-*]\nupstream = h\nauthorized_keys = %s/keys/%%u\n"           /* 16: fine */
+	            "[route alice]\nupstream = h\nauthorized_keys = %s/ak\n"                /* 19: fine */
+	            "[route web-*]\nlookup = %s/lookup-ok\nauthorized_keys = %s/ak\n",      /* 22: at answer */
+	            tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+	expect_problems("pattern route with a shared authorized_keys and the client's name", text,
+	                WANT({ 7, "route team-*: authorized_keys " },
+	                     { 11, "route ops-?: authorized_keys " }));
+	format_text(text, sizeof(text), SERVER_ID "[route t*]\nupstream = h\nauthorized_keys = %s/ak\n",
+	            tmpdir);
+	expect_problems("shared authorized_keys: the message says what to do", text,
+	                WANT({ 7, "has no %u and user defaults to the client's name, so every key in "
+	                          "it could log in as every matching account: add %u to the path or "
+	                          "set user" }));
 }
 
 static void test_proxy_protocol(void)
@@ -1203,6 +1270,7 @@ static void test_lookup_argv(void)
 	expect_argv("argv: %u expansion overflows", "/p %u %u %u",
 	            "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 64, -1, NULL);
 	expect_argv("argv: unsafe name refused for %u", "/p %u", "a b", 64, -1, NULL);
+	expect_argv("argv: a name starting with - is refused for %u", "/p %u", "-oX=y", 64, -1, NULL);
 	expect_argv("argv: unsafe name fine without %u", "/bin/prog", "a b", 64, 1, plain);
 	expect_argv("argv: no lookup", NULL, "bob", 64, -1, NULL);
 	expect_argv("argv: blanks only", " \t ", "bob", 64, -1, NULL);
@@ -1351,9 +1419,9 @@ static void test_answer_good(void)
 	              "user = \xc3\xa9t\xc3\xa9\n", "default.example", 2200, "\xc3\xa9t\xc3\xa9");
 	expect_answer("answer: last line without newline", &cfg, "*", "bob", "upstream = last.example",
 	              "last.example", 22, "def-bob");
-	format_text(answer, sizeof(answer), "upstream = h\nauthorized_keys = %s/ak\nidentity = %s/id2\n",
-	            tmpdir, tmpdir);
-	expect_answer_keys("answer gives authorized_keys and identity", &cfg, "*", "bob", answer,
+	format_text(answer, sizeof(answer), "upstream = h\nauthorized_keys = %s/ak\nidentity = %s/id2\n"
+	            "user = bob\n", tmpdir, tmpdir);
+	expect_answer_keys("answer gives authorized_keys, identity and user", &cfg, "*", "bob", answer,
 	                   ak, id2, AUTH_PASSWORD | AUTH_PUBLICKEY);
 	expect_answer_keys("answer: relative identity next to route.ini", &cfg, "*", "bob",
 	                   "upstream = h\nidentity = id\n", "", "id", AUTH_PASSWORD);
@@ -1366,10 +1434,15 @@ out:
 
 static void test_answer_refused(void)
 {
+	char answer[1024];
 	struct config cfg;
 
 	if (load_answer_routes(&cfg) < 0)
 		goto out;
+	format_text(answer, sizeof(answer), "upstream = h\nauthorized_keys = %s/ak\n", tmpdir);
+	expect_bad_answer("answer: a pattern route's keys without user are refused", &cfg, "*", "bob",
+	                  answer, WANT({ 0, "has no %u and user follows the client's name (%u), so "
+	                                    "every key in it could log in as every matching account" }));
 	expect_bad_answer("answer: upstream = %u is refused", &cfg, "*", "bob", "upstream = %u\n",
 	                  WANT({ 1, "an answer may not contain %" }));
 	expect_bad_answer("answer: no % anywhere, not even %%", &cfg, "*", "bob",
@@ -1523,6 +1596,8 @@ int main(void)
 	test_authorized_keys_percent_u_rule();
 	test_identity_order();
 	test_relative_paths();
+	test_untrusted_files();
+	test_shared_keys();
 	test_proxy_protocol();
 	test_lookup_parsing();
 	test_lookup_matching();

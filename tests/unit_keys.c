@@ -44,7 +44,9 @@ static struct test_key keys[N_KEYS] = {
 };
 
 static char *cert_line;   /* ed's key signed by a CA: ssh-ed25519-cert-v01@openssh.com */
-static char tmpdir[] = "/tmp/unit_keys.XXXXXX";
+/* Not under /tmp: sshroute trusts no key file below a directory that
+ * others may write to (key_file_is_trusted). */
+static char tmpdir[] = "/run/unit_keys.XXXXXX";
 
 /* ---- files ---- */
 
@@ -356,6 +358,143 @@ static void test_unreadable(void)
 		pass("no key: not found");
 }
 
+/* Looks for ED's key in path, which lists it: found must be want, and the
+ * log must hold needle (when not NULL). */
+static void expect_trust(const char *name, const char *path, int want, const char *needle)
+{
+	char *log;
+	int found = match_logged(path, keys[ED].key, &log);
+
+	if (found != want || (needle != NULL && strstr(log, needle) == NULL))
+		fail(name, "returned %d, expected %d; log: %s", found, want, log);
+	else
+		pass(name);
+	free(log);
+}
+
+/* sshd's StrictModes rule: the file and every directory above it. */
+static void test_untrusted(void)
+{
+	char tmp[] = "/tmp/unit_keys_ak.XXXXXX", why[1024], *want;
+	int fd;
+
+	mkdir("strict", 0755);
+	write_file("strict/ak", keys[ED].line);
+	chmod("strict/ak", 0644);
+	expect_trust("trusted file and directories: key found", "strict/ak", 1, NULL);
+	chmod("strict/ak", 0664);
+	want = text_of("file %s/strict/ak is writable by group or others; chmod go-w %s/strict/ak",
+	               tmpdir, tmpdir);
+	expect_trust("group-writable file: no key matches, the log says chmod go-w", "strict/ak", 0, want);
+	free(want);
+	chmod("strict/ak", 0644);
+	chmod("strict", 0757);
+	want = text_of("authorized_keys strict/ak: directory %s/strict is writable by group or "
+	               "others; chmod go-w %s/strict", tmpdir, tmpdir);
+	expect_trust("world-writable directory above: no key matches, the log names it", "strict/ak", 0,
+	             want);
+	free(want);
+	chmod("strict", 01777);
+	expect_trust("sticky world-writable directory above (like /tmp): refused too", "strict/ak", 0,
+	             "sticky bit does not make it safe");
+	chmod("strict", 0755);
+	if (chown("strict/ak", 4242, 4242) == 0)
+		expect_trust("file owned by another user: refused", "strict/ak", 0,
+		             "is owned by uid 4242, not by root or uid 0");
+	if (chown("strict/ak", 0, 0) == 0 && symlink("strict/ak", "strict-link") == 0)
+		expect_trust("a symbolic link: the real path is checked, and trusted", "strict-link", 1, NULL);
+	fd = mkstemp(tmp);
+	if (fd < 0 || fchmod(fd, 0644) < 0) {
+		fail("a file in /tmp is not trusted", "mkstemp failed");
+	} else if (key_file_is_trusted(tmp, NULL, why, sizeof(why)) != -1 ||
+	           strstr(why, "directory /tmp is writable by group or others") == NULL) {
+		fail("a file in /tmp is not trusted", "why: %s", why);
+	} else {
+		pass("a file in /tmp is not trusted");
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	if (key_file_is_trusted("nothere", NULL, why, sizeof(why)) != -1 || strstr(why, "nothere") == NULL)
+		fail("a missing file is not trusted", "why: %s", why);
+	else
+		pass("a missing file is not trusted");
+}
+
+/* known_hosts_revoked on a file of one line: want is 1 when it must
+ * find that line. */
+static void expect_revoked(const char *name, const char *line, const char *host, int port,
+                           const ssh_key key, int want)
+{
+	int got;
+
+	write_file("known_hosts", line);
+	got = known_hosts_revoked("known_hosts", host, port, key);
+	if (got != want)
+		fail(name, "returned %d, expected %d for %s port %d in: %s", got, want, host, port, line);
+	else
+		pass(name);
+}
+
+static void count_report(int line, const char *message, void *ctx)
+{
+	char *seen = ctx;
+
+	snprintf(seen + strlen(seen), 1024 - strlen(seen), "%d: %s|", line, message);
+}
+
+/* @revoked lines, which libssh skips, and the markers sshroute refuses. */
+static void test_known_hosts_markers(void)
+{
+	char *line, *hashed, seen[1024] = "";
+	int n;
+
+	line = text_of("@revoked 10.0.0.1 %s\n", keys[ED].line);
+	expect_revoked("@revoked: plain host name, port 22", line, "10.0.0.1", 22, keys[ED].key, 1);
+	expect_revoked("@revoked: another key is not revoked", line, "10.0.0.1", 22, keys[ECDSA].key, 0);
+	expect_revoked("@revoked: another host is not concerned", line, "10.0.0.2", 22, keys[ED].key, 0);
+	expect_revoked("@revoked: port 22 only, not another port", line, "10.0.0.1", 2022, keys[ED].key, 0);
+	free(line);
+	line = text_of("# c\nh 1\n@revoked [10.0.0.1]:2022 %s\n", keys[ED].line);
+	expect_revoked("@revoked: [host]:port, line number", line, "10.0.0.1", 2022, keys[ED].key, 3);
+	free(line);
+	line = text_of("  @revoked other,*.Example.NET,!bad.example.net %s comment\n", keys[RSA].line);
+	expect_revoked("@revoked: wildcard, case-insensitive", line, "up.example.net", 22, keys[RSA].key, 1);
+	expect_revoked("@revoked: a negated pattern wins", line, "bad.example.net", 22, keys[RSA].key, 0);
+	free(line);
+	line = text_of("@revoked ?.x %s\n", keys[ED].line);
+	expect_revoked("@revoked: ? matches one character", line, "a.x", 22, keys[ED].key, 1);
+	expect_revoked("@revoked: ? matches only one", line, "ab.x", 22, keys[ED].key, 0);
+	free(line);
+	line = text_of("[up.example.net]:2022 %s\n", keys[ED].line);
+	write_file("kh-plain", line);
+	free(line);
+	run("ssh-keygen -q -H -f kh-plain >/dev/null 2>&1 && sed 's/^/@revoked /' kh-plain >kh-hashed");
+	hashed = read_file("kh-hashed");
+	expect_revoked("@revoked: hashed host name (ssh-keygen -H)", hashed, "UP.example.net", 2022,
+	               keys[ED].key, 1);
+	expect_revoked("@revoked: hashed, another host", hashed, "up.example.net", 22, keys[ED].key, 0);
+	free(hashed);
+	if (known_hosts_revoked("nothere", "h", 22, keys[ED].key) != -1)
+		fail("@revoked: unreadable known_hosts", "not -1");
+	else
+		pass("@revoked: unreadable known_hosts");
+
+	line = text_of("h %s\n@cert-authority *.example.net %s\n@revoked h ssh-ed25519 notbase64\n"
+	               "@revoked h %s\n@trusted h %s\n", keys[ED].line, keys[ED].line, keys[ED].line,
+	               keys[ED].line);
+	write_file("known_hosts", line);
+	free(line);
+	n = known_hosts_check_markers("known_hosts", count_report, seen);
+	if (n != 3 || strstr(seen, "2: @cert-authority lines are not supported") == NULL ||
+	    strstr(seen, "3: @revoked line without") == NULL || strstr(seen, "5: unknown marker") == NULL)
+		fail("markers: @cert-authority, a bad @revoked line and unknown markers reported",
+		     "returned %d: %s", n, seen);
+	else
+		pass("markers: @cert-authority, a bad @revoked line and unknown markers reported");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -369,6 +508,8 @@ int main(void)
 	test_malformed_lines();
 	test_unsupported_types();
 	test_unreadable();
+	test_untrusted();
+	test_known_hosts_markers();
 
 	remove_fixtures();
 	return unit_exit_status();
