@@ -257,7 +257,9 @@ static int contact_upstream(struct proxy *p)
 	p->upstream = upstream_connect(p->cfg, &p->target);
 	if (p->upstream == NULL)
 		proxy_end(p, EXIT_UPSTREAM, "upstream unavailable", unavailable_message);
-	if (ssh_event_add_session(p->event, p->upstream) != SSH_OK) {
+	p->upstream_event = ssh_event_new();
+	if (p->upstream_event == NULL ||
+	    ssh_event_add_session(p->upstream_event, p->upstream) != SSH_OK) {
 		log_error("cannot add the upstream session to the event loop");
 		proxy_end(p, EXIT_INTERNAL, "internal error", NULL);
 	}

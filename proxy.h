@@ -20,7 +20,8 @@ struct proxy {
 	const struct config *cfg;
 	ssh_session client;           /* the server session facing the client */
 	ssh_session upstream;         /* NULL until the route's upstream answered */
-	ssh_event event;              /* polls both sessions */
+	ssh_event event;              /* polls the client session */
+	ssh_event upstream_event;     /* polls the upstream session: see poll_sessions() */
 	struct timespec started;
 	char client_addr[64];         /* the real client: from the socket or a PROXY header */
 	int client_port;
@@ -47,6 +48,9 @@ struct proxy {
 	int n_sessions;               /* of them, session channels */
 	int n_listeners;              /* ssh -R ports the upstream listens on */
 	const char *violation;        /* "client" or "upstream": it broke flow control */
+	enum { LOST_NONE, LOST_UPSTREAM, LOST_CLIENT }
+		lost;                     /* the connection that ended; the other is being served */
+	struct timespec lost_since;
 	unsigned long violation_channel;
 	int news;                     /* a channel callback took a note since the last pump */
 	unsigned long channels_opened;

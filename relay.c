@@ -14,6 +14,7 @@
 
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,7 @@ struct pair {
 
 	unsigned long id;        /* for the log: channels are counted from 1 */
 	int is_session;
+	int cut_off;             /* its session ended without closing this channel */
 	struct timespec close_held_since;  /* see hold_client_close() */
 	struct pending_open *opening;  /* the far side's open is not answered yet */
 	int opening_toward_client;
@@ -175,11 +177,17 @@ static int on_upstream_data(ssh_session s, ssh_channel c, void *data, uint32_t l
 	return 0;
 }
 
+static void stash_rest(struct stream *st, ssh_channel src);
+
+/* At EOF or close the sender has sent its last byte, and may disconnect
+ * right after it: libssh refuses to read from a session that has ended,
+ * so what it still holds is taken now (see stash_rest). */
 static void on_client_eof(ssh_session s, ssh_channel c, void *userdata)
 {
 	struct pair *pr = userdata;
 
 	(void)s, (void)c;
+	stash_rest(&pr->up, pr->client);
 	pr->client_eof = 1;
 	pr->p->news = 1;
 }
@@ -189,6 +197,7 @@ static void on_client_close(ssh_session s, ssh_channel c, void *userdata)
 	struct pair *pr = userdata;
 
 	(void)s, (void)c;
+	stash_rest(&pr->up, pr->client);
 	pr->client_eof = pr->client_closed = 1;
 	pr->p->news = 1;
 }
@@ -198,6 +207,8 @@ static void on_upstream_eof(ssh_session s, ssh_channel c, void *userdata)
 	struct pair *pr = userdata;
 
 	(void)s, (void)c;
+	stash_rest(&pr->down_out, pr->upstream);
+	stash_rest(&pr->down_err, pr->upstream);
 	pr->upstream_eof = 1;
 	pr->p->news = 1;
 }
@@ -207,6 +218,8 @@ static void on_upstream_close(ssh_session s, ssh_channel c, void *userdata)
 	struct pair *pr = userdata;
 
 	(void)s, (void)c;
+	stash_rest(&pr->down_out, pr->upstream);
+	stash_rest(&pr->down_err, pr->upstream);
 	pr->upstream_eof = pr->upstream_closed = 1;
 	pr->p->news = 1;
 }
@@ -381,8 +394,8 @@ static int stream_drained(const struct stream *st)
 	return st->pending == 0 && st->off == st->len;
 }
 
-/* Makes room for want bytes in an empty carry. */
-static int carry_room(struct stream *st, uint32_t want)
+/* Makes room for want bytes in the carry, in all. */
+static int carry_room(struct stream *st, size_t want)
 {
 	size_t cap = st->cap ? st->cap : CARRY_FIRST;
 	char *grown;
@@ -428,6 +441,30 @@ static int refill(struct stream *st, ssh_channel src)
 	st->pending -= (uint32_t)n <= st->pending ? (uint32_t)n : st->pending;
 	st->len = (size_t)n;
 	return 1;
+}
+
+/* Appends everything libssh holds of the stream to the carry. Only for
+ * a sender that has sent its last byte, so bounded by its window (about
+ * 2 MB); libssh holds the bytes, so the read does not poll (and nest). */
+static void stash_rest(struct stream *st, ssh_channel src)
+{
+	size_t kept = st->len - st->off;
+	int n;
+
+	if (st->pending == 0)
+		return;
+	if (st->off > 0 && kept > 0)
+		memmove(st->carry, st->carry + st->off, kept);
+	st->off = 0;
+	st->len = kept;
+	if (carry_room(st, kept + st->pending) < 0) {
+		log_error("out of memory for a channel's last data");
+		return;
+	}
+	n = ssh_channel_read_nonblocking(src, st->carry + kept, st->pending, st->is_stderr);
+	if (n > 0)
+		st->len += (size_t)n;
+	st->pending = 0;
 }
 
 /* Writes from the carry what dst's window allows. The window is read just
@@ -615,7 +652,9 @@ static int upstream_done(const struct pair *pr)
  * side's close. */
 static void close_pair(struct pair *pr)
 {
-	int client_done = pr->client_closed && up_drained(pr) && !hold_client_close(pr);
+	/* with the client gone, the upstream's command ends by itself at EOF */
+	int client_done = pr->client_closed && up_drained(pr) && !hold_client_close(pr) &&
+	                  pr->p->lost != LOST_CLIENT;
 
 	if (!pr->sent_close_up && (client_done || upstream_done(pr))) {
 		log_verbose("channel %lu: closed by the %s", pr->id,
@@ -867,20 +906,115 @@ static int poll_timeout(const struct proxy *p)
 	return POLL_MS;
 }
 
-/* The upstream connection ended: pass on what is left, end the client. */
-static void upstream_gone(struct proxy *p)
+/* ---- one side gone ----
+ *
+ * When one connection ends, what the other side is owed still goes to it:
+ * the data already received (in the carries: see stash_rest), the exit
+ * status, EOF and close, within DRAIN_SECONDS. Then sshroute ends. */
+#define DRAIN_SECONDS 10
+
+/* The upstream connection ended. A channel it closed properly is finished
+ * toward the client as usual; one it just dropped gets its data, but no
+ * end: an OpenSSH client leaves as soon as its last channel closes, before
+ * the disconnect message that says why would arrive. */
+static void upstream_lost(struct proxy *p)
 {
 	struct pair *pr;
-	int active = 0;
 
-	/* No channel end is passed on first: an OpenSSH client leaves as soon
-	 * as its last channel closes, before the disconnect message that says
-	 * why would arrive. */
-	for (pr = p->pairs; pr; pr = pr->next)
-		active |= !pr->sent_close_down && !pr->client_closed;
 	log_info("upstream closed the connection: %s", ssh_get_error(p->upstream));
-	proxy_end(p, active ? EXIT_UPSTREAM : EXIT_OK, "upstream closed",
-	          active ? "sshroute: the connection to the server was lost" : NULL);
+	for (pr = p->pairs; pr; pr = pr->next) {
+		pr->cut_off = !pr->upstream_closed;
+		pr->sent_eof_up = pr->sent_close_up = 1;
+		pr->down_out.pending = pr->down_err.pending = 0;
+		if (pr->opening && !pr->opening_toward_client)
+			pr->cut_off = 1;
+	}
+}
+
+/* The client connection ended: what it sent goes upstream, then EOF and
+ * close. */
+static void client_lost(struct proxy *p)
+{
+	struct pair *pr;
+
+	log_verbose("client closed the connection");
+	for (pr = p->pairs; pr; pr = pr->next) {
+		pr->cut_off = !pr->client_closed;
+		pr->client_eof = pr->client_closed = 1;
+		pr->sent_eof_down = pr->sent_close_down = 1;
+		pr->sent_exit = 1; /* nobody to pass it to */
+		pr->up.pending = 0;
+	}
+}
+
+/* 1 when the surviving side has everything it is owed, and has taken
+ * it: the client's answer to the close comes only once its output is
+ * written, and the upstream's close once its command has read its input
+ * and ended (sshd drops what a command has not read when its channel
+ * closes, or the connection). */
+static int drained_toward_client(const struct pair *pr)
+{
+	return down_drained(pr) && (pr->cut_off || pr->client_closed);
+}
+
+static int drained_toward_upstream(const struct pair *pr)
+{
+	return up_drained(pr) && pr->upstream_closed;
+}
+
+static int all_drained(const struct proxy *p)
+{
+	const struct pair *pr;
+
+	for (pr = p->pairs; pr; pr = pr->next)
+		if (p->lost == LOST_UPSTREAM ? !drained_toward_client(pr) : !drained_toward_upstream(pr))
+			return 0;
+	return 1;
+}
+
+/* Ends the connection once the surviving side has been served, when
+ * DRAIN_SECONDS have passed, or at once when the survivor is gone too. */
+static void end_when_drained(struct proxy *p, int survivor_gone)
+{
+	struct pair *pr;
+	struct timespec now;
+	int cut = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!survivor_gone && !all_drained(p) && now.tv_sec - p->lost_since.tv_sec < DRAIN_SECONDS)
+		return;
+	if (!all_drained(p))
+		log_info("ending with data still undelivered%s",
+		         survivor_gone ? ": both sides are gone" : " after the drain time");
+	if (p->lost == LOST_CLIENT)
+		proxy_end(p, EXIT_OK, "client closed", NULL);
+	for (pr = p->pairs; pr; pr = pr->next)
+		cut |= !pr->sent_close_down && !pr->client_closed;
+	proxy_end(p, cut ? EXIT_UPSTREAM : EXIT_OK, "upstream closed",
+	          cut ? "sshroute: the connection to the server was lost" : NULL);
+}
+
+/* Notices a connection that ended. The upstream is looked at first: when
+ * its socket fails inside a write to the client, libssh marks the client
+ * session failed too. With both gone, there is nobody left to serve. */
+static void notice_lost(struct proxy *p)
+{
+	int up_gone = p->lost == LOST_UPSTREAM || session_is_gone(p->upstream);
+	int client_gone = p->lost == LOST_CLIENT || session_is_gone(p->client);
+
+	if (p->lost != LOST_NONE) {
+		if (up_gone && client_gone)
+			end_when_drained(p, 1);
+		return;
+	}
+	if (!up_gone && !client_gone)
+		return;
+	p->lost = up_gone ? LOST_UPSTREAM : LOST_CLIENT;
+	clock_gettime(CLOCK_MONOTONIC, &p->lost_since);
+	if (up_gone)
+		upstream_lost(p);
+	else
+		client_lost(p);
 }
 
 /* idle_timeout: no channel data either way for that long ends the
@@ -897,6 +1031,37 @@ static int idle_too_long(const struct proxy *p)
 	       (long)p->cfg->idle_timeout * 1000;
 }
 
+/* The client and the upstream session have a poll context each, so that
+ * a call on one (a write that flushes, a blocking request) never handles
+ * the other's socket: with one context for both, libssh 0.10 marked the
+ * session it was writing on as failed when the other's socket ended during
+ * that write, and what was still owed to the survivor was lost. So the
+ * main loop waits on both sockets itself, and lets libssh handle each
+ * session whose socket is ready. A session that has ended is left out. */
+static void poll_sessions(struct proxy *p, int timeout_ms)
+{
+	struct pollfd fds[2];
+	ssh_event events[2];
+	ssh_session sessions[2] = { p->client, p->upstream };
+	int n = 0, i;
+
+	for (i = 0; i < 2; i++) {
+		if ((i == 0 && p->lost == LOST_CLIENT) || (i == 1 && p->lost == LOST_UPSTREAM))
+			continue;
+		fds[n].fd = ssh_get_fd(sessions[i]);
+		fds[n].events = POLLIN;
+		if (ssh_get_poll_flags(sessions[i]) & SSH_WRITE_PENDING)
+			fds[n].events |= POLLOUT;
+		fds[n].revents = 0;
+		events[n++] = i == 0 ? p->event : p->upstream_event;
+	}
+	if (n == 0 || poll(fds, (nfds_t)n, timeout_ms) <= 0)
+		return;
+	for (i = 0; i < n; i++)
+		if (fds[i].revents)
+			ssh_event_dopoll(events[i], 0);
+}
+
 void relay_run(struct proxy *p)
 {
 	ssh_set_blocking(p->client, 0);
@@ -904,21 +1069,16 @@ void relay_run(struct proxy *p)
 	clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
 	for (;;) {
 		end_on_violation(p);
-		/* The upstream first: when its socket fails inside a write to the
-		 * client, libssh marks the client session failed too. */
-		if (session_is_gone(p->upstream))
-			upstream_gone(p);
-		if (session_is_gone(p->client)) {
-			log_verbose("client closed the connection");
-			proxy_end(p, EXIT_OK, "client closed", NULL);
-		}
+		notice_lost(p);
 		pump_all(p);
 		end_on_violation(p);
-		if (idle_too_long(p)) {
+		if (p->lost != LOST_NONE) {
+			end_when_drained(p, 0);
+		} else if (idle_too_long(p)) {
 			log_info("no data for %d seconds (idle_timeout)", p->cfg->idle_timeout);
 			proxy_end(p, EXIT_OK, "idle timeout", "sshroute: idle timeout");
 		}
-		ssh_event_dopoll(p->event, poll_timeout(p));
+		poll_sessions(p, poll_timeout(p));
 	}
 }
 

@@ -421,14 +421,15 @@ static void linger_after_goodbye(int fd)
  * libssh callback, where the poll watches only for writability. */
 static void flush_session(struct proxy *p, ssh_session s)
 {
+	ssh_event event = s == p->client ? p->event : p->upstream_event;
 	int i;
 
-	if (p->event == NULL || !still_connected(s))
+	if (event == NULL || !still_connected(s))
 		return;
 	ssh_send_ignore(s, "");
 	for (i = 0; i < 50 && (ssh_get_status(s) & SSH_WRITE_PENDING); i++)
-		ssh_event_dopoll(p->event, 100);
-	ssh_event_dopoll(p->event, 0);
+		ssh_event_dopoll(event, 100);
+	ssh_event_dopoll(event, 0);
 }
 
 void proxy_end(struct proxy *p, int code, const char *reason, const char *message)
@@ -456,8 +457,10 @@ void proxy_end(struct proxy *p, int code, const char *reason, const char *messag
 		if (keep >= 0)
 			linger_after_goodbye(keep);
 	}
-	if (p->upstream && !session_is_gone(p->upstream))
+	if (p->upstream && !session_is_gone(p->upstream)) {
+		flush_session(p, p->upstream); /* what the client sent last */
 		ssh_disconnect(p->upstream);
+	}
 	exit(code);
 }
 
@@ -486,10 +489,10 @@ static void serve(const struct config *cfg, int fd)
 	auth_install(p);
 
 	/* The event exists before the key exchange: some clients (dbclient)
-	 * send their first userauth request right behind it, libssh handles
-	 * that request inside ssh_handle_key_exchange(), and the upstream
-	 * session joins the event there. The client session can join only
-	 * after the key exchange. */
+	 * send their first userauth request right behind it, and libssh
+	 * handles that request inside ssh_handle_key_exchange(). The client
+	 * session can join only after the key exchange. The upstream gets an
+	 * event of its own (see poll_sessions() in relay.c). */
 	p->event = ssh_event_new();
 	if (p->event == NULL)
 		die(EXIT_INTERNAL, "out of memory");

@@ -18,6 +18,11 @@ the login). Password authentication; then MODE:
                        "echo alive" in a session after closing them.
   listeners N          asks for N remote forwards (port 0) on 127.0.0.1;
                        prints "bound K refused R", then runs "echo alive".
+  upload KIB CMD       exec CMD, send KIB KiB (a fixed pattern), send EOF
+                       and end the connection at once (TCP shutdown: no
+                       more packets, though what the gateway still sends is
+                       read, so that no reset destroys data in flight);
+                       prints "sha256 HEX" of what was sent.
   stall SECONDS CMD    exec CMD on a channel with a 32 KiB window, read
                        nothing for SECONDS, then read to the end; prints
                        "received N" (bytes), "sha256 HEX", "exit STATUS"
@@ -133,6 +138,24 @@ def count_listeners(t, n):
     run_echo(t)
 
 
+def upload(t, kib, command):
+    chan = t.open_session(timeout=10)
+    chan.exec_command(command)
+    block = bytes(range(256)) * 4
+    digest = hashlib.sha256()
+    for _ in range(kib):
+        chan.sendall(block)
+        digest.update(block)
+    chan.shutdown_write()
+    t.sock.shutdown(socket.SHUT_WR)
+    for _ in range(300):
+        if not t.is_active():
+            break
+        time.sleep(0.1)
+    t.close()
+    print("sha256 %s" % digest.hexdigest(), flush=True)
+
+
 def stall(t, seconds, command):
     chan = t.open_session(window_size=32768, max_packet_size=32768, timeout=10)
     chan.exec_command(command)
@@ -167,6 +190,9 @@ def main():
         count_channels(t, int(args[0]), args[1], int(args[2]))
     elif mode == "listeners":
         count_listeners(t, int(args[0]))
+    elif mode == "upload":
+        upload(t, int(args[0]), args[1])
+        return
     elif mode == "stall":
         stall(t, float(args[0]), args[1])
     else:

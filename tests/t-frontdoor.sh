@@ -16,7 +16,11 @@
 #    "unavailable" comes only after a credential; gssapi-with-mic is
 #    refused and counted;
 #  - login_grace_time stops a lookup program that hangs, with everything it
-#    started, and the connection still ends with its record.
+#    started, and the connection still ends with its record;
+#  - nothing lost: an upstream that exits and hangs up 10 ms after its last
+#    bytes (asyncssh) still gets all of them, and its exit status, to a
+#    client that reads slowly; a client that hangs up right after EOF on an
+#    upload still gets every byte to the upstream.
 
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -40,9 +44,15 @@ ssh-keygen -q -t ed25519 -N '' -f "$T/flood_key" || die "ssh-keygen"
 "$PY" "$SRT_ROOT/tests/hostile_upstream.py" "${NET}12" 2022 "$T/flood_key" flood >"$T/flood.log" 2>&1 &
 track_pid $!
 wait_listening "${NET}12" 2022 $! || die "hostile_upstream.py on ${NET}12:2022"
+# an upstream that hangs up right after its last bytes
+ssh-keygen -q -t ed25519 -N '' -f "$T/abrupt_key" || die "ssh-keygen"
+"$PY" "$SRT_ROOT/tests/abrupt_upstream.py" "${NET}13" 2022 "$T/abrupt_key" >"$T/abrupt.log" 2>&1 &
+track_pid $!
+wait_listening "${NET}13" 2022 $! || die "abrupt_upstream.py on ${NET}13:2022"
 {
 	known_hosts_entry alice
 	echo "[${NET}12]:2022 $(cut -d' ' -f1-2 "$T/flood_key.pub")"
+	echo "[${NET}13]:2022 $(cut -d' ' -f1-2 "$T/abrupt_key.pub")"
 } >"$T/known_hosts"
 make_gateway_key
 ssh-keygen -q -t ed25519 -N '' -f "$T/client_key" || die "ssh-keygen"
@@ -80,6 +90,9 @@ lookup_timeout = 60
 
 [route srt-flood]
 upstream = ${NET}12:2022
+
+[route srt-abrupt]
+upstream = ${NET}13:2022
 EOF
 sed 's/^max_sessions = 3$/login_grace_time = 2/' "$T/route.ini" >"$T/grace.ini"
 start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
@@ -291,6 +304,42 @@ else
 	not_ok "grace time with a hanging lookup: the lookup and its child are stopped" \
 		"pid file: $(cat "$T/slow.pid" 2>/dev/null), still running:${left:- none}"
 fi
+
+# ---------------------------------------------------------------- nothing lost
+
+# The upstream writes 600,000 bytes, exits 3 and hangs up 10 ms later; the
+# client has a 32 KiB window and reads nothing for 2 s.
+want=$("$PY" -c 'import hashlib; p = b"0123456789abcdef"; print(hashlib.sha256((p * 37500)[:600000]).hexdigest())')
+out=$(timeout -k 5 90 "$PY" "$HOSTILE" "${NET}1" 2222 srt-abrupt any stall 2 "bytes 600000 3" 2>&1)
+records=$((records + 1))
+expect_match "upstream hangs up after its last bytes: all 600000 reach a slow client" "^received 600000$" "$out"
+expect_match "upstream hangs up after its last bytes: in order, once" "^sha256 $want$" "$out"
+expect_match "upstream hangs up after its last bytes: exit status 3 arrives" "^exit 3$" "$out"
+wait_records $records || note "no record after the abrupt upstream"
+expect_match "upstream hangs up after its last bytes: the record has exit_status=3" \
+	"exit_status=3 .*end=" "$(last_record)"
+
+# The same through OpenSSH's ssh, reading at its own pace.
+PW=any gw_ssh gw srt-abrupt "bytes 600000 3" </dev/null >"$T/abrupt.out" 2>"$T/err"
+rc=$?
+got=$(sha256sum <"$T/abrupt.out" | cut -d' ' -f1)
+records=$((records + 1))
+expect_eq "upstream hangs up after its last bytes: ssh gets everything" "$want" "$got"
+expect_eq "upstream hangs up after its last bytes: ssh exits 3" 3 "$rc"
+
+# A client that sends EOF and hangs up at once: every byte reaches the
+# upstream's command.
+REMOTE_FILE=$(getent passwd srt-alice | cut -d: -f6)/srt-$RUN_ID-upload.bin
+out=$(timeout -k 5 90 "$PY" "$HOSTILE" "${NET}1" 2222 srt-alice "${PASSWORD[srt-alice]}" \
+	upload 8192 "cat >$REMOTE_FILE" 2>&1)
+records=$((records + 1))
+sent=$(printf '%s\n' "$out" | sed -n 's/^sha256 //p')
+deadline=$((SECONDS + 15))
+while [ "$(sha256sum <"$REMOTE_FILE" 2>/dev/null | cut -d' ' -f1)" != "$sent" ] && [ "$SECONDS" -lt "$deadline" ]; do
+	sleep 0.2
+done
+expect_eq "client hangs up after EOF: all 8 MiB reach the upstream" "${sent:-no digest}" \
+	"$(sha256sum <"$REMOTE_FILE" 2>/dev/null | cut -d' ' -f1)"
 
 wait_records $records || note "fewer session records than connections"
 check_no_leftovers "no sshroute process left" gw grace
