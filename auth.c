@@ -45,6 +45,10 @@
  * itself (see ask_password): what sshd's PAM asks. */
 static const char password_prompt[] = "Password: ";
 
+/* Packets received from each side, counted by libssh (see
+ * no-more-sessions below). */
+static struct ssh_counter_struct client_packets, upstream_packets;
+
 /* What the steps of a request return when it goes on: no SSH_AUTH_*
  * value (SSH_AUTH_SUCCESS is 0, so 0 cannot mean "go on"). */
 #define GO_ON (-100)
@@ -264,6 +268,7 @@ static int contact_upstream(struct proxy *p)
 		proxy_end(p, EXIT_INTERNAL, "internal error", NULL);
 	}
 	forward_attach_upstream(p);
+	ssh_set_counters(p->upstream, NULL, &upstream_packets);
 	rc = upstream_auth_none(p->upstream, &p->upstream_methods);
 	if (rc == SSH_AUTH_ERROR)
 		upstream_failed(p);
@@ -656,20 +661,60 @@ static int on_message(ssh_session session, ssh_message msg, void *userdata)
 	return 0;
 }
 
-/* no-more-sessions@openssh.com: the client will open no further session
- * channels, so one that comes anyway is not the client's own doing. libssh
- * 0.10 answers global requests it does not know by itself, without a
- * callback; only its log names them. */
+/* ---- no-more-sessions@openssh.com ----
+ *
+ * The client will open no further session channels, so one that comes
+ * anyway is not the client's own doing. libssh names this request only in
+ * its log: 0.10 as an unknown global request, 0.11 and later as "Received
+ * no-more-sessions@openssh.com", both at SSH_LOG_PROTOCOL. A log line does
+ * not say which session it came from, but the packet counters do: libssh
+ * counts each packet it receives just before it handles it. So every line
+ * notes whose count moved since the line before, or since the relay last
+ * said that every packet counted so far is behind it (auth_packets_seen:
+ * before it lets libssh handle one session's socket, and after a call
+ * that handled the upstream's in the middle of the client's). A request
+ * counts only when the client's count alone moved. An upstream's request
+ * never counts (its own count moved), and neither does a line when both
+ * moved. */
 static int no_more_sessions;
-#define NO_MORE_SESSIONS_LINE \
-	"ssh_packet_global_request: UNKNOWN SSH_MSG_GLOBAL_REQUEST " \
-	"no-more-sessions@openssh.com, want_reply = "
+static enum { FROM_UNKNOWN, FROM_CLIENT, FROM_UPSTREAM } latest_packet;
+
+static uint64_t client_seen, upstream_seen;
+
+void auth_packets_seen(void)
+{
+	client_seen = client_packets.in_packets;
+	upstream_seen = upstream_packets.in_packets;
+	latest_packet = FROM_UNKNOWN;
+}
+
+static void note_latest_packet(void)
+{
+	int client_moved = client_packets.in_packets != client_seen;
+	int upstream_moved = upstream_packets.in_packets != upstream_seen;
+
+	client_seen = client_packets.in_packets;
+	upstream_seen = upstream_packets.in_packets;
+	if (client_moved || upstream_moved)
+		latest_packet = !upstream_moved ? FROM_CLIENT : !client_moved ? FROM_UPSTREAM : FROM_UNKNOWN;
+}
+
+static int names_no_more_sessions(const char *function, const char *line)
+{
+	return strcmp(function, "ssh_packet_global_request") == 0 &&
+	       (strstr(line, "UNKNOWN SSH_MSG_GLOBAL_REQUEST no-more-sessions@openssh.com,") ||
+	        strstr(line, "Received no-more-sessions@openssh.com "));
+}
 
 void auth_watch_libssh(const char *function, const char *line)
 {
-	if (strcmp(function, "ssh_packet_global_request") == 0 &&
-	    strncmp(line, NO_MORE_SESSIONS_LINE, strlen(NO_MORE_SESSIONS_LINE)) == 0)
-		no_more_sessions = 1;
+	note_latest_packet();
+	if (names_no_more_sessions(function, line)) {
+		if (latest_packet == FROM_CLIENT)
+			no_more_sessions = 1;
+		else
+			log_verbose("ignoring a no-more-sessions request that is not the client's");
+	}
 }
 
 static ssh_channel on_session_channel_open(ssh_session session, void *userdata)
@@ -716,6 +761,7 @@ void auth_install(struct proxy *p)
 	ssh_callbacks_init(&server_callbacks);
 	ssh_set_server_callbacks(p->client, &server_callbacks);
 	ssh_set_message_callback(p->client, on_message, p);
+	ssh_set_counters(p->client, NULL, &client_packets);
 	offer_methods(p);
 }
 

@@ -12,8 +12,14 @@ void auth_install(struct proxy *p);
  * Every failure ends the process through proxy_end(). */
 void auth_wait(struct proxy *p);
 
-/* Watches libssh's log lines for no-more-sessions@openssh.com (see
- * log_route_libssh). */
+/* Watches libssh's log lines for the client's no-more-sessions@openssh.com
+ * (see log_route_libssh). */
 void auth_watch_libssh(const char *function, const char *line);
+
+/* Every packet counted so far has been handled: the next one's log lines
+ * belong to whichever session counts it (see no-more-sessions in auth.c).
+ * Call before handling one session's socket, and after a call on the
+ * upstream made while the client's packets were being handled. */
+void auth_packets_seen(void);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "forward.h"
 #include "log.h"
 #include "pair.h"
@@ -179,6 +180,7 @@ static struct pair *open_far_side(struct proxy *p, struct pending_open *po)
 	far = toward_client(po->kind) ? p->client : p->upstream;
 	set_blocking(far, 0);
 	rc = first_answer(pr, po, far, toward_client(po->kind) ? 0 : OPEN_WAIT_MS);
+	auth_packets_seen();
 	if (rc == SSH_ERROR) {
 		log_info("the %s refused a%s %s channel%s: %s", toward_client(po->kind) ? "client" : "upstream",
 		         po->kind == OPEN_AUTH_AGENT ? "n" : "", open_kind_names[po->kind],

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "log.h"
 #include "pair.h"
 
@@ -74,6 +75,8 @@ struct pair {
 void set_blocking(ssh_session s, int blocking)
 {
 	ssh_set_blocking(s, blocking);
+	if (!blocking)
+		auth_packets_seen(); /* the exchange's packets are behind us */
 }
 
 /* ---- flow control ----
@@ -1058,8 +1061,10 @@ static void poll_sessions(struct proxy *p, int timeout_ms)
 	if (n == 0 || poll(fds, (nfds_t)n, timeout_ms) <= 0)
 		return;
 	for (i = 0; i < n; i++)
-		if (fds[i].revents)
+		if (fds[i].revents) {
+			auth_packets_seen();
 			ssh_event_dopoll(events[i], 0);
+		}
 }
 
 void relay_run(struct proxy *p)

@@ -2,10 +2,14 @@
 """An SSH upstream that misbehaves on purpose (tests/t-frontdoor.sh).
 
 Usage: hostile_upstream.py ADDR PORT HOST_KEY MODE
-Any password logs in. On an exec request, MODE decides:
-  flood   sends 200 MiB on the channel, ignoring the window the client
-          (sshroute) advertised: paramiko's own window is raised before
-          each send.
+Any password logs in. MODE decides:
+  flood   on an exec request, sends 200 MiB on the channel, ignoring the
+          window the client (sshroute) advertised: paramiko's own window is
+          raised before each send.
+  nomore  sends its own no-more-sessions@openssh.com global request right
+          after the login (a server has no business sending it), then
+          answers every exec on any number of session channels with
+          "alive" and exit status 0.
 Each connection is served in a thread; the program runs until killed.
 """
 
@@ -19,7 +23,8 @@ import paramiko  # noqa: E402
 
 
 class Server(paramiko.ServerInterface):
-    def __init__(self):
+    def __init__(self, mode):
+        self.mode = mode
         self.exec_event = threading.Event()
 
     def check_auth_password(self, username, password):
@@ -35,7 +40,18 @@ class Server(paramiko.ServerInterface):
 
     def check_channel_exec_request(self, channel, command):
         self.exec_event.set()
+        if self.mode == "nomore":
+            threading.Thread(target=answer_alive, args=(channel,), daemon=True).start()
         return True
+
+
+def answer_alive(chan):
+    try:
+        chan.sendall(b"alive\n")
+        chan.send_exit_status(0)
+        chan.close()
+    except (OSError, EOFError, paramiko.SSHException):
+        pass
 
 
 def flood(chan):
@@ -52,9 +68,19 @@ def flood(chan):
 def serve(conn, host_key, mode):
     t = paramiko.Transport(conn)
     t.add_server_key(host_key)
-    server = Server()
+    server = Server(mode)
     try:
         t.start_server(server=server)
+        if mode == "nomore":
+            while not t.is_authenticated() and t.is_active():
+                t.join(0.05)
+            t.global_request("no-more-sessions@openssh.com", wait=False)
+            channels = []  # kept: paramiko closes a channel it collects
+            while t.is_active():
+                chan = t.accept(1)
+                if chan is not None:
+                    channels.append(chan)
+            return
         chan = t.accept(20)
         if chan is None or not server.exec_event.wait(20):
             return

@@ -17,6 +17,8 @@
 #    refused and counted;
 #  - login_grace_time stops a lookup program that hangs, with everything it
 #    started, and the connection still ends with its record;
+#  - an upstream's no-more-sessions@openssh.com is not taken for the
+#    client's;
 #  - nothing lost: an upstream that exits and hangs up 10 ms after its last
 #    bytes (asyncssh) still gets all of them, and its exit status, to a
 #    client that reads slowly; a client that hangs up right after EOF on an
@@ -44,6 +46,10 @@ ssh-keygen -q -t ed25519 -N '' -f "$T/flood_key" || die "ssh-keygen"
 "$PY" "$SRT_ROOT/tests/hostile_upstream.py" "${NET}12" 2022 "$T/flood_key" flood >"$T/flood.log" 2>&1 &
 track_pid $!
 wait_listening "${NET}12" 2022 $! || die "hostile_upstream.py on ${NET}12:2022"
+# an upstream that sends no-more-sessions itself
+"$PY" "$SRT_ROOT/tests/hostile_upstream.py" "${NET}14" 2022 "$T/flood_key" nomore >"$T/nomore.log" 2>&1 &
+track_pid $!
+wait_listening "${NET}14" 2022 $! || die "hostile_upstream.py on ${NET}14:2022"
 # an upstream that hangs up right after its last bytes
 ssh-keygen -q -t ed25519 -N '' -f "$T/abrupt_key" || die "ssh-keygen"
 "$PY" "$SRT_ROOT/tests/abrupt_upstream.py" "${NET}13" 2022 "$T/abrupt_key" >"$T/abrupt.log" 2>&1 &
@@ -53,6 +59,7 @@ wait_listening "${NET}13" 2022 $! || die "abrupt_upstream.py on ${NET}13:2022"
 	known_hosts_entry alice
 	echo "[${NET}12]:2022 $(cut -d' ' -f1-2 "$T/flood_key.pub")"
 	echo "[${NET}13]:2022 $(cut -d' ' -f1-2 "$T/abrupt_key.pub")"
+	echo "[${NET}14]:2022 $(cut -d' ' -f1-2 "$T/flood_key.pub")"
 } >"$T/known_hosts"
 make_gateway_key
 ssh-keygen -q -t ed25519 -N '' -f "$T/client_key" || die "ssh-keygen"
@@ -93,6 +100,9 @@ upstream = ${NET}12:2022
 
 [route srt-abrupt]
 upstream = ${NET}13:2022
+
+[route srt-nomore]
+upstream = ${NET}14:2022
 EOF
 sed 's/^max_sessions = 3$/login_grace_time = 2/' "$T/route.ini" >"$T/grace.ini"
 start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
@@ -340,6 +350,13 @@ while [ "$(sha256sum <"$REMOTE_FILE" 2>/dev/null | cut -d' ' -f1)" != "$sent" ] 
 done
 expect_eq "client hangs up after EOF: all 8 MiB reach the upstream" "${sent:-no digest}" \
 	"$(sha256sum <"$REMOTE_FILE" 2>/dev/null | cut -d' ' -f1)"
+
+# no-more-sessions is the client's to send: the same request from the
+# upstream changes nothing (t-forward.sh tests the client's).
+out=$(timeout -k 5 60 "$PY" "$HOSTILE" "${NET}1" 2222 srt-nomore any sessions 2 2>&1)
+records=$((records + 1))
+expect_match "no-more-sessions from the upstream: a second session still opens" "^opened 2 refused 0$" "$out"
+expect_match "no-more-sessions from the upstream: the connection goes on" "^echo: alive$" "$out"
 
 wait_records $records || note "fewer session records than connections"
 check_no_leftovers "no sshroute process left" gw grace
