@@ -5,6 +5,8 @@
 # systemd-analyze security; the installed xinetd entry works under the real
 # xinetd, with a login through it; a relative host_key is found in
 # $CREDENTIALS_DIRECTORY, as LoadCredential= in sshroute@.service needs.
+# The unit's per-connection limits are there, and a session works under
+# the xinetd entry's rlimit_as, which xinetd applies.
 # Nothing here calls systemctl.
 
 . "$(dirname "$0")/lib.sh"
@@ -94,6 +96,12 @@ expect_match "the service loads the host key from /etc/sshroute as a credential"
 io=$(grep -E '^Standard(Input|Output|Error)=' "$unit" 2>/dev/null | LC_ALL=C sort | tr '\n' ' ')
 expect_eq "the service reads the socket and writes to the journal only" \
 	"StandardError=journal StandardInput=socket StandardOutput=journal " "$io"
+# Limits for one connection (issue 12).
+limits=$(grep -E '^(MemoryMax|TasksMax|LimitNOFILE)=' "$unit" 2>/dev/null | LC_ALL=C sort | tr '\n' ' ')
+expect_eq "the service limits one connection's memory, tasks and files" \
+	"LimitNOFILE=64 MemoryMax=64M TasksMax=8 " "$limits"
+expect_match "the xinetd entry limits the address space (rlimit_as)" \
+	'^[[:space:]]*rlimit_as[[:space:]]*= [0-9]+M$' "$(cat "$X/usr/share/sshroute/sshroute.xinetd" 2>/dev/null)"
 expect_match "the xinetd entry runs /usr/sbin/sshroute" \
 	'server[[:space:]]*= /usr/sbin/sshroute$' "$(cat "$X/usr/share/sshroute/sshroute.xinetd" 2>/dev/null)"
 expect_match "the xinetd entry is disabled until the administrator enables it" \
@@ -241,6 +249,24 @@ echo "$(host_pattern "$xaddr" "$xport") $(cut -d' ' -f1-2 "$GW_KEY.pub")" >>"$T/
 out=$(gw_ssh xinetd srt-alice 'echo "$(hostname) $(whoami)"' </dev/null 2>"$T/err")
 rc=$?
 expect_eq "xinetd: srt-alice logs in and lands on host-alice" "0 host-alice srt-alice" "$rc $out"
+
+# xinetd applies rlimit_as to the sshroute it starts: a session runs
+# under it (its value from the installed entry).
+rlimit_mib=$(sed -n 's/^[[:space:]]*rlimit_as[[:space:]]*=[[:space:]]*\([0-9]*\)M$/\1/p' "$T/xinetd.d/sshroute")
+gw_ssh xinetd srt-alice 'sleep 3; hostname' </dev/null >"$T/limited.out" 2>&1 &
+spid=$!
+limit= deadline=$((SECONDS + 10))
+while [ -z "$limit" ] && [ "$SECONDS" -lt "$deadline" ]; do
+	sleep 0.3
+	for c in $(pgrep -P "$xpid"); do
+		limit=$(awk '/^Max address space/ { print $4 }' "/proc/$c/limits" 2>/dev/null)
+		peak=$(awk '/^VmPeak/ { print $2 }' "/proc/$c/status" 2>/dev/null)
+	done
+done
+wait "$spid"
+expect_eq "xinetd: a session under rlimit_as = ${rlimit_mib}M works" host-alice "$(cat "$T/limited.out")"
+expect_eq "xinetd: sshroute runs with that address-space limit" $((rlimit_mib * 1024 * 1024)) "$limit"
+note "sshroute's VmPeak in that session: ${peak:-?} kB"
 
 out=$(PW=$WRONG_PASSWORD gw_ssh xinetd srt-alice hostname </dev/null 2>&1)
 rc=$?
