@@ -6,7 +6,8 @@
 # xinetd, with a login through it; a relative host_key is found in
 # $CREDENTIALS_DIRECTORY, as LoadCredential= in sshroute@.service needs.
 # The unit's per-connection limits are there, and a session works under
-# the xinetd entry's rlimit_as, which xinetd applies.
+# the xinetd entry's rlimit_as, which xinetd applies. The README's drop-in
+# for sshroute.socket behind a load balancer verifies.
 # Nothing here calls systemctl.
 
 . "$(dirname "$0")/lib.sh"
@@ -153,6 +154,20 @@ if [ "$rc" = 0 ] && [ -z "$out" ]; then
 	ok "systemd-analyze verify: both units are clean"
 else
 	not_ok "systemd-analyze verify: both units are clean" "exit $rc: $out"
+fi
+
+# The drop-in of README's "Scaling out" (behind a load balancer): the
+# socket with it verifies too.
+mkdir -p "$T/dropin"
+cp "$UNITS/sshroute.socket" "$UNITS/sshroute@.service" "$T/dropin/"
+dropin=$(grep -A1 -x '      \[Socket\]' "$SRT_ROOT/README.md" | grep -x ' *MaxConnectionsPerSource=0' | sed 's/^ *//')
+printf '\n[Socket]\n%s\n' "$dropin" >>"$T/dropin/sshroute.socket"
+out=$(MANPATH=$P/share/man timeout 60 systemd-analyze verify "$T/dropin/sshroute.socket" 2>&1)
+rc=$?
+if [ -n "$dropin" ] && [ "$rc" = 0 ] && [ -z "$out" ]; then
+	ok "the README's drop-in ($dropin) verifies"
+else
+	not_ok "the README's drop-in (MaxConnectionsPerSource=0) verifies" "'$dropin': exit $rc: $out"
 fi
 
 out=$(timeout 60 systemd-analyze security --offline=yes "$UNITS/sshroute@.service" 2>&1)
