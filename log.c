@@ -146,6 +146,18 @@ static int write_journal(enum log_level level, const char *text, char *const *ex
 	return sd_journal_sendv(iov, (int)n);
 }
 
+/* sd_journal_sendv() reports success when there is no journal at all (it
+ * drops the entry without a word), so journald's socket is looked for
+ * first: without it, lines go to syslog. */
+static int journal_present(void)
+{
+	static int present = -1;
+
+	if (present < 0)
+		present = access("/run/systemd/journal/socket", F_OK) == 0;
+	return present;
+}
+
 static void write_syslog(enum log_level level, const char *text)
 {
 	if (!syslog_open) {
@@ -168,7 +180,7 @@ static void write_text(enum log_level level, const char *message, char *const *e
 		fflush(stderr);
 		return;
 	}
-	if (!journal_failed && write_journal(level, text, extra, n_extra) >= 0)
+	if (!journal_failed && journal_present() && write_journal(level, text, extra, n_extra) >= 0)
 		return;
 	journal_failed = 1;
 	write_syslog(level, text);

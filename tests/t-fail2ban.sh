@@ -11,7 +11,9 @@
 # syslog form ("Mon DD HH:MM:SS host sshroute[PID]: TEXT"), go to the real
 # fail2ban-regex with contrib/fail2ban/filter.d/sshroute.conf: it must
 # match exactly the failure lines, each with its client's address, and
-# none of a login's lines.
+# none of a login's lines. Last, sshroute without -e and without a journal
+# logs through syslog(3) to the real rsyslogd (in a private mount
+# namespace), and fail2ban-regex reads rsyslog's file.
 
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -143,21 +145,21 @@ out=$(timeout 30 ssh "${CLIENT_OPTS[@]}" -o PreferredAuthentications=publickey -
 expect_match "a client without a usable method leaves" "Permission denied" "$out"
 session_done $LEAVE_ADDR
 
-# name_ssh ADDR NAME: ssh as NAME (from a configuration file, since -l
-# refuses such names) with a wrong password.
+# name_ssh GW ADDR NAME: ssh through GW from ADDR as NAME (named in a
+# configuration file, since -l refuses such names) with a wrong password.
 name_ssh() {
-	printf 'Host *\n\tUser "%s"\n' "$(printf '%s' "$2" | sed 's/"/\\"/g')" >"$T/name.conf"
+	printf 'Host *\n\tUser "%s"\n' "$(printf '%s' "$3" | sed 's/"/\\"/g')" >"$T/name.conf"
 	client_opts
 	with_password "$WRONG_PASSWORD" ssh "${CLIENT_OPTS[@]:2}" -F "$T/name.conf" \
-		-b "$1" -p "${GW_PORT[gw]}" "${GW_ADDR[gw]}" hostname </dev/null 2>&1
+		-b "$2" -p "${GW_PORT[$1]}" "${GW_ADDR[$1]}" hostname </dev/null 2>&1
 }
 QUOTE_ADDR=127.0.0.88 CTRL_ADDR=127.0.0.89
 QUOTE_NAME='a b"c'
 CTRL_NAME=$'srt-\x01x y'
-out=$(name_ssh $QUOTE_ADDR "$QUOTE_NAME")
+out=$(name_ssh gw $QUOTE_ADDR "$QUOTE_NAME")
 expect_match "ssh as 'a b\"c' is refused" "Permission denied" "$out"
 session_done $QUOTE_ADDR
-out=$(name_ssh $CTRL_ADDR "$CTRL_NAME")
+out=$(name_ssh gw $CTRL_ADDR "$CTRL_NAME")
 expect_match "ssh as 'srt-\\x01x y' is refused" "Permission denied" "$out"
 session_done $CTRL_ADDR
 
@@ -223,7 +225,74 @@ expect_eq "fail2ban takes no other address" "" \
 "$F2B_REGEX" -o matches "$T/auth.log" "$FILTER" >"$T/matched" 2>&1
 expect_eq "no line of the login from $OK_ADDR matches" 0 "$(grep -cF "[client $OK_ADDR port " "$T/matched")"
 
-check_no_passwords "no password in the log" "$T/all.log"
+# ---------------------------------------------------------------- real syslog
+
+# Without a journal sshroute logs through syslog(3). Here the real
+# rsyslogd receives the lines on /dev/log and writes them to a file as it
+# writes /var/log/auth.log, all inside a private mount namespace (a tmpfs
+# over /dev with the few devices needed, one over /run/systemd so that no
+# journal socket is found): the machine's /dev and syslog are not touched.
+RSYSLOGD=/usr/sbin/rsyslogd
+if [ -x "$RSYSLOGD" ]; then
+	mkdir -p "$T/rsyslog"
+	cat >"$T/rsyslog.conf" <<EOF
+global(workDirectory="$T/rsyslog")
+module(load="imuxsock" SysSock.Name="/dev/log")
+auth.* action(type="omfile" file="$T/syslog-auth.log" template="RSYSLOG_TraditionalFileFormat")
+EOF
+	cat >"$T/ns.sh" <<'EOF'
+T=$1 RSYSLOGD=$2 ADDR=$3 PORT=$4 SSHROUTE=$5
+mkdir -p "$T/realdev" && mount --bind /dev "$T/realdev" || exit 1
+mount -t tmpfs -o mode=755 tmpfs /dev || exit 1
+for d in null zero full random urandom; do
+	touch "/dev/$d" && mount --bind "$T/realdev/$d" "/dev/$d" || exit 1
+done
+ln -s /proc/self/fd /dev/fd
+mount -t tmpfs -o mode=755 tmpfs /run/systemd || exit 1
+"$RSYSLOGD" -n -f "$T/rsyslog.conf" -i "$T/rsyslog.pid" </dev/null >>"$T/rsyslogd.log" 2>&1 &
+i=0
+until [ -S /dev/log ]; do
+	i=$((i + 1))
+	[ "$i" -ge 100 ] && { echo "rsyslogd did not create /dev/log" >&2; exit 1; }
+	sleep 0.1
+done
+# No -e: sshroute logs to syslog.
+exec systemd-socket-activate -l "$ADDR:$PORT" -a "$SSHROUTE" -f "$T/route.ini" </dev/null
+EOF
+	unshare -m --propagation private sh "$T/ns.sh" "$T" "$RSYSLOGD" "${NET}3" 2222 "$SSHROUTE" \
+		</dev/null >>"$T/ns.log" 2>&1 &
+	NS_PID=$!
+	track_pid "$NS_PID"
+	wait_listening "${NET}3" 2222 "$NS_PID" || die "syslog namespace: $(tail -n 5 "$T/ns.log" "$T/rsyslogd.log")"
+	GW_ADDR[sl]=${NET}3 GW_PORT[sl]=2222 GW_PID[sl]=$NS_PID
+	echo "$(host_pattern "${NET}3" 2222) $(cut -d' ' -f1-2 "$GW_KEY.pub")" >>"$T/client_known_hosts"
+
+	out=$(gw_ssh sl srt-alice -b 127.0.0.92 hostname </dev/null 2>&1)
+	expect_eq "syslog: srt-alice logs in from 127.0.0.92" host-alice "$out"
+	out=$(PW=$WRONG_PASSWORD PROMPTS=2 gw_ssh sl srt-alice -b 127.0.0.93 hostname </dev/null 2>&1)
+	expect_match "syslog: two wrong passwords from 127.0.0.93" "Permission denied" "$out"
+	out=$(name_ssh sl 127.0.0.94 "$QUOTE_NAME")
+	expect_match "syslog: ssh as 'a b\"c' from 127.0.0.94 is refused" "Permission denied" "$out"
+	timeout 30 "$PY" "$T/client.py" "${NET}3" 2222 127.0.0.95 close
+	deadline=$((SECONDS + 15))
+	until [ "$(grep -c 'sshroute\[[0-9]*\]: session end ' "$T/syslog-auth.log" 2>/dev/null)" -ge 4 ] ||
+		[ "$SECONDS" -ge "$deadline" ]; do
+		sleep 0.2
+	done
+	line=$(grep -F '[client 127.0.0.94 port ' "$T/syslog-auth.log" | grep -F 'failed password')
+	expect_match "syslog: the line as rsyslog writes it, the name escaped in the context" \
+		'^[A-Z][a-z][a-z] [ 0-9][0-9] [0-9:]{8} [^ ]+ sshroute\[[0-9]+\]: failed password \(1 of 3\) \[client 127\.0\.0\.94 port [0-9]+ user="a b\\x22c"\]$' \
+		"$line"
+	"$F2B_REGEX" -o ip "$T/syslog-auth.log" "$FILTER" 2>&1 | sort | uniq -c | awk '{ print $2 "=" $1 }' |
+		tr '\n' ' ' >"$T/syslog.ips"
+	expect_eq "fail2ban-regex on rsyslog's file: the failures by address" \
+		"127.0.0.93=2 127.0.0.94=1 127.0.0.95=1 " "$(cat "$T/syslog.ips")"
+	kill_tree "$NS_PID"
+else
+	not_ok "real syslog" "$RSYSLOGD is not installed (Debian: rsyslog)"
+fi
+
+check_no_passwords "no password in the logs" "$T/all.log" "$T/syslog-auth.log"
 check_no_leftovers "no sshroute process left" gw pp
 [ "$N_NOT_OK" = 0 ] || note "fail2ban-regex:" "$(tail -n 25 "$T/f2b.out")"
 finish
