@@ -100,7 +100,7 @@ static void accept_user(struct proxy *p, const char *user)
 	}
 	if (strcmp(p->user, user) == 0)
 		return;
-	log_error("client changed user name from %s to %s", p->user, user);
+	log_error("client changed user name");
 	proxy_end(p, EXIT_CLIENT, "user name changed", "Change of username or service not allowed");
 }
 
@@ -162,7 +162,7 @@ static void offer_methods(struct proxy *p)
 
 static void log_route(const struct proxy *p)
 {
-	log_info("route user=%s route=%s upstream=%s:%d upstream_user=%s", p->user,
+	log_info("route %s: upstream %s:%d upstream_user=%s",
 	         p->target.route->pattern, p->target.host, p->target.port, p->target.user);
 }
 
@@ -214,7 +214,7 @@ static int find_route(struct proxy *p)
 	switch (route_resolve(p->cfg, p->user, p->client_addr, p->client_port, &p->target,
 	                      report_problem, NULL)) {
 	case ROUTE_NONE:
-		log_info("no route for user %s", p->user);
+		log_info("no route for this user");
 		return 0;
 	case ROUTE_FAILED:
 		p->route_failed = 1;
@@ -284,7 +284,7 @@ static int accept_login(struct proxy *p, const char *method)
 {
 	p->authenticated = 1;
 	p->auth_method = method;
-	log_info("accepted %s for user %s from upstream %s:%d", method, p->user,
+	log_info("accepted %s from upstream %s:%d", method,
 	         p->target.host, p->target.port);
 	return SSH_AUTH_SUCCESS;
 }
@@ -297,7 +297,7 @@ static int try_identity(struct proxy *p)
 	int rc = upstream_auth_identity(p->upstream, p->target.identity);
 
 	if (rc == SSH_AUTH_DENIED) {
-		log_error("upstream %s:%d refused sshroute's identity %s for user %s (route %s): "
+		log_error("upstream %s:%d refused sshroute's identity %s for upstream user %s (route %s): "
 		          "add its public key to the upstream account's authorized_keys",
 		          p->target.host, p->target.port, p->target.identity, p->target.user,
 		          p->target.route->pattern);
@@ -316,7 +316,7 @@ static int accept_partially(struct proxy *p, const char *method)
 
 	p->partial = 1;
 	p->upstream_methods = upstream_methods_left(p->upstream);
-	log_info("partial success with %s for user %s; upstream wants more", method, p->user);
+	log_info("partial success with %s; upstream wants more", method);
 	if (p->key_proven && upstream_accepts(p, SSH_AUTH_METHOD_PUBLICKEY)) {
 		p->key_proven = 0;
 		rc = try_identity(p);
@@ -325,7 +325,7 @@ static int accept_partially(struct proxy *p, const char *method)
 		if (rc != SSH_AUTH_PARTIAL)
 			upstream_failed(p);
 		p->upstream_methods = upstream_methods_left(p->upstream);
-		log_info("partial success with publickey for user %s; upstream wants more", p->user);
+		log_info("partial success with publickey; upstream wants more");
 	}
 	offer_methods(p);
 	return SSH_AUTH_PARTIAL;
@@ -336,7 +336,7 @@ static int accept_partially(struct proxy *p, const char *method)
 static int count_failure(struct proxy *p, const char *method)
 {
 	p->failures++;
-	log_info("failed %s for user %s (%d of %d)", method, p->user, p->failures,
+	log_info("failed %s (%d of %d)", method, p->failures,
 	         p->cfg->max_auth_tries);
 	if (p->failures >= p->cfg->max_auth_tries)
 		proxy_end(p, EXIT_CLIENT, "too many authentication failures",

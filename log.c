@@ -3,7 +3,9 @@
  * Under inetd and StandardInput=socket, fds 1 and 2 can be the client's
  * socket, so nothing is written there unless -e asked for it. Every line
  * and field passes through escape(): user names and libssh messages come
- * from the network and must not smuggle control characters into a log. */
+ * from the network and must not smuggle control characters into a log.
+ * Lines name the client and the user only in the context that ends each
+ * of them (context_suffix), never in their text. */
 #include "log.h"
 
 #include <ctype.h>
@@ -22,6 +24,8 @@
 /* Escaping can make text four times longer ("\x1b" for one byte). */
 #define ESCAPED_MAX (4 * TEXT_MAX + 1)
 #define FIELD_MAX 300
+/* A line: the escaped text and the session context (context_suffix). */
+#define LINE_MAX_ (ESCAPED_MAX + 3 * FIELD_MAX)
 #define RECORD_FIELDS_MAX 16
 
 static int to_stderr;
@@ -30,6 +34,7 @@ static int syslog_open;
 static enum log_level current_level = LOG_LEVEL_INFO;
 static char client_field[FIELD_MAX];
 static char user_field[FIELD_MAX];
+static int user_known;
 static char upstream_field[FIELD_MAX];
 
 static const char *const level_names[] = { "error", "info", "verbose", "debug" };
@@ -73,6 +78,7 @@ void log_set_client(const char *address)
 
 void log_set_user(const char *user)
 {
+	user_known = user != NULL;
 	escape(user_field, FIELD_MAX, user ? user : "");
 }
 
@@ -93,11 +99,33 @@ static int syslog_priority(enum log_level level)
 	}
 }
 
+/* The session context that ends every line, on every destination:
+ * " [client ADDR port PORT user="NAME"]", each part once it is known.
+ * The name is escaped, so it holds no '"': the quotes are unambiguous,
+ * and a parser that reads from the end of the line (fail2ban) finds the
+ * client address there whatever the name and the text before it hold. */
+static void context_suffix(char *out, size_t size)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (!client_field[0] && !user_known)
+		return;
+	n += (size_t)snprintf(out + n, size - n, " [");
+	if (client_field[0])
+		n += (size_t)snprintf(out + n, size - n, "client %s%s", client_field,
+		                      user_known ? " " : "");
+	if (user_known && n < size)
+		n += (size_t)snprintf(out + n, size - n, "user=\"%s\"", user_field);
+	if (n < size)
+		snprintf(out + n, size - n, "]");
+}
+
 /* A journal entry: the message, the session's context, and extra fields
  * given as "SSHROUTE_KEY=value" strings. */
 static int write_journal(enum log_level level, const char *text, char *const *extra, size_t n_extra)
 {
-	char message[ESCAPED_MAX + 8], priority[16], client[FIELD_MAX + 32], user[FIELD_MAX + 32],
+	char message[LINE_MAX_ + 8], priority[16], client[FIELD_MAX + 32], user[FIELD_MAX + 32],
 		upstream[FIELD_MAX + 32];
 	struct iovec iov[6 + RECORD_FIELDS_MAX];
 	size_t n = 0, i;
@@ -118,28 +146,41 @@ static int write_journal(enum log_level level, const char *text, char *const *ex
 	return sd_journal_sendv(iov, (int)n);
 }
 
-/* Syslog has no fields, so the context goes into the text. */
+/* sd_journal_sendv() reports success when there is no journal at all (it
+ * drops the entry without a word), so journald's socket is looked for
+ * first: without it, lines go to syslog. */
+static int journal_present(void)
+{
+	static int present = -1;
+
+	if (present < 0)
+		present = access("/run/systemd/journal/socket", F_OK) == 0;
+	return present;
+}
+
 static void write_syslog(enum log_level level, const char *text)
 {
 	if (!syslog_open) {
 		openlog("sshroute", LOG_PID | LOG_NDELAY, LOG_AUTH);
 		syslog_open = 1;
 	}
-	if (client_field[0])
-		syslog(syslog_priority(level), "%s [client %s]", text, client_field);
-	else
-		syslog(syslog_priority(level), "%s", text);
+	syslog(syslog_priority(level), "%s", text);
 }
 
-/* text is escaped already. */
-static void write_text(enum log_level level, const char *text, char *const *extra, size_t n_extra)
+/* message is escaped already; the session context is appended to it. */
+static void write_text(enum log_level level, const char *message, char *const *extra,
+                       size_t n_extra)
 {
+	char text[LINE_MAX_], suffix[2 * FIELD_MAX + 32];
+
+	context_suffix(suffix, sizeof(suffix));
+	snprintf(text, sizeof(text), "%s%s", message, suffix);
 	if (to_stderr) {
 		fprintf(stderr, "sshroute[%ld]: %s: %s\n", (long)getpid(), level_names[level], text);
 		fflush(stderr);
 		return;
 	}
-	if (!journal_failed && write_journal(level, text, extra, n_extra) >= 0)
+	if (!journal_failed && journal_present() && write_journal(level, text, extra, n_extra) >= 0)
 		return;
 	journal_failed = 1;
 	write_syslog(level, text);

@@ -24,8 +24,11 @@ void log_open(int to_stderr);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 
-/* Session context, sent as structured journal fields with every line and
- * appended to text lines: client address, user, upstream. */
+/* Session context, sent as structured journal fields with every line;
+ * the client and the user also end every line's text, on every
+ * destination: " [client ADDR port PORT user="NAME"]", each part once it
+ * is set, NAME escaped. Log lines name the client's user only there.
+ * address is "ADDR port PORT"; user NULL means not known yet. */
 void log_set_client(const char *address);
 void log_set_user(const char *user);
 void log_set_upstream(const char *upstream);

@@ -236,7 +236,7 @@ static enum route_found run_lookup(const struct config *cfg, const struct route 
 		                                                                        : ROUTE_FAILED;
 	} else if (run.failure == NULL && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 1 &&
 	           run.out_len == 0) {
-		log_info("lookup for route %s: no such user %s", r->pattern, user);
+		log_info("lookup for route %s: no such user", r->pattern);
 		found = ROUTE_NONE;
 	} else {
 		if (run.failure == NULL && WIFSIGNALED(run.status))
@@ -246,7 +246,7 @@ static enum route_found run_lookup(const struct config *cfg, const struct route 
 			         WEXITSTATUS(run.status), run.out_len ? " and printed something" : "");
 		else
 			snprintf(message, sizeof(message), "%s", run.failure);
-		snprintf(argbuf, sizeof(argbuf), "lookup for user %s, route %s (%s): %s", user,
+		snprintf(argbuf, sizeof(argbuf), "lookup for route %s (%s): %s",
 		         r->pattern, r->lookup, message);
 		report(argbuf, ctx);
 	}

@@ -144,8 +144,8 @@ sed 's/^\[server\]$/[server]\nmax_auth_tries = 1/' "$T/route.ini" >"$T/strict.in
 start_gateway strict "${NET}1" 2223 "$T/strict.ini" fd3
 out=$(GP=${GW_PORT[strict]} with DROPBEAR_PASSWORD="$WRONG_PASSWORD" db srt-alice -i "$K/unlisted.dropbear")
 rc=$?
-if [ -z "$out" ] && grep -q 'failed publickey for user srt-alice' "${GW_LOG[strict]}" &&
-	! grep -q 'password for user srt-alice' "${GW_LOG[strict]}"; then
+if [ -z "$out" ] && grep -q 'failed publickey (.* user="srt-alice"\]$' "${GW_LOG[strict]}" &&
+	! grep -q 'password (.* user="srt-alice"\]$' "${GW_LOG[strict]}"; then
 	ok "dbclient: unlisted key refused"
 else
 	not_ok "dbclient: unlisted key refused" "exit $rc, stdout '$out', stderr '$(cat "$T/err")'"

@@ -5,6 +5,9 @@
 # systemd-analyze security; the installed xinetd entry works under the real
 # xinetd, with a login through it; a relative host_key is found in
 # $CREDENTIALS_DIRECTORY, as LoadCredential= in sshroute@.service needs.
+# The unit's per-connection limits are there, and a session works under
+# the xinetd entry's rlimit_as, which xinetd applies. The README's drop-in
+# for sshroute.socket behind a load balancer verifies.
 # Nothing here calls systemctl.
 
 . "$(dirname "$0")/lib.sh"
@@ -94,6 +97,12 @@ expect_match "the service loads the host key from /etc/sshroute as a credential"
 io=$(grep -E '^Standard(Input|Output|Error)=' "$unit" 2>/dev/null | LC_ALL=C sort | tr '\n' ' ')
 expect_eq "the service reads the socket and writes to the journal only" \
 	"StandardError=journal StandardInput=socket StandardOutput=journal " "$io"
+# Limits for one connection (issue 12).
+limits=$(grep -E '^(MemoryMax|TasksMax|LimitNOFILE)=' "$unit" 2>/dev/null | LC_ALL=C sort | tr '\n' ' ')
+expect_eq "the service limits one connection's memory, tasks and files" \
+	"LimitNOFILE=64 MemoryMax=64M TasksMax=8 " "$limits"
+expect_match "the xinetd entry limits the address space (rlimit_as)" \
+	'^[[:space:]]*rlimit_as[[:space:]]*= [0-9]+M$' "$(cat "$X/usr/share/sshroute/sshroute.xinetd" 2>/dev/null)"
 expect_match "the xinetd entry runs /usr/sbin/sshroute" \
 	'server[[:space:]]*= /usr/sbin/sshroute$' "$(cat "$X/usr/share/sshroute/sshroute.xinetd" 2>/dev/null)"
 expect_match "the xinetd entry is disabled until the administrator enables it" \
@@ -145,6 +154,20 @@ if [ "$rc" = 0 ] && [ -z "$out" ]; then
 	ok "systemd-analyze verify: both units are clean"
 else
 	not_ok "systemd-analyze verify: both units are clean" "exit $rc: $out"
+fi
+
+# The drop-in of README's "Scaling out" (behind a load balancer): the
+# socket with it verifies too.
+mkdir -p "$T/dropin"
+cp "$UNITS/sshroute.socket" "$UNITS/sshroute@.service" "$T/dropin/"
+dropin=$(grep -A1 -x '      \[Socket\]' "$SRT_ROOT/README.md" | grep -x ' *MaxConnectionsPerSource=0' | sed 's/^ *//')
+printf '\n[Socket]\n%s\n' "$dropin" >>"$T/dropin/sshroute.socket"
+out=$(MANPATH=$P/share/man timeout 60 systemd-analyze verify "$T/dropin/sshroute.socket" 2>&1)
+rc=$?
+if [ -n "$dropin" ] && [ "$rc" = 0 ] && [ -z "$out" ]; then
+	ok "the README's drop-in ($dropin) verifies"
+else
+	not_ok "the README's drop-in (MaxConnectionsPerSource=0) verifies" "'$dropin': exit $rc: $out"
 fi
 
 out=$(timeout 60 systemd-analyze security --offline=yes "$UNITS/sshroute@.service" 2>&1)
@@ -241,6 +264,24 @@ echo "$(host_pattern "$xaddr" "$xport") $(cut -d' ' -f1-2 "$GW_KEY.pub")" >>"$T/
 out=$(gw_ssh xinetd srt-alice 'echo "$(hostname) $(whoami)"' </dev/null 2>"$T/err")
 rc=$?
 expect_eq "xinetd: srt-alice logs in and lands on host-alice" "0 host-alice srt-alice" "$rc $out"
+
+# xinetd applies rlimit_as to the sshroute it starts: a session runs
+# under it (its value from the installed entry).
+rlimit_mib=$(sed -n 's/^[[:space:]]*rlimit_as[[:space:]]*=[[:space:]]*\([0-9]*\)M$/\1/p' "$T/xinetd.d/sshroute")
+gw_ssh xinetd srt-alice 'sleep 3; hostname' </dev/null >"$T/limited.out" 2>&1 &
+spid=$!
+limit= deadline=$((SECONDS + 10))
+while [ -z "$limit" ] && [ "$SECONDS" -lt "$deadline" ]; do
+	sleep 0.3
+	for c in $(pgrep -P "$xpid"); do
+		limit=$(awk '/^Max address space/ { print $4 }' "/proc/$c/limits" 2>/dev/null)
+		peak=$(awk '/^VmPeak/ { print $2 }' "/proc/$c/status" 2>/dev/null)
+	done
+done
+wait "$spid"
+expect_eq "xinetd: a session under rlimit_as = ${rlimit_mib}M works" host-alice "$(cat "$T/limited.out")"
+expect_eq "xinetd: sshroute runs with that address-space limit" $((rlimit_mib * 1024 * 1024)) "$limit"
+note "sshroute's VmPeak in that session: ${peak:-?} kB"
 
 out=$(PW=$WRONG_PASSWORD gw_ssh xinetd srt-alice hostname </dev/null 2>&1)
 rc=$?

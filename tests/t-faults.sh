@@ -223,7 +223,7 @@ for kind in silent banner garbage http; do
 	if rec=$(record gw "user=$user "); then
 		pid=$(pid_of_record "$rec")
 		code=$(child_code gw "$pid")
-		if printf '%s' "$rec" | grep -q ' exit=6$' && [ "$code" = "code 6" ]; then
+		if printf '%s' "$rec" | grep -q ' exit=6 \[client .*\]$' && [ "$code" = "code 6" ]; then
 			ok "$name: sshroute exits 6 ($(printf '%s' "$rec" | grep -o 'end="[^"]*"'))"
 		else
 			not_ok "$name: sshroute exits 6" "systemd-socket-activate: '$code', record '$rec'"
@@ -255,7 +255,7 @@ for mode in kex fail ignore; do
 	fi
 	if [ -n "$port" ] && rec=$(record grace "client_port=$port "); then
 		code=$(child_code grace "$(pid_of_record "$rec")")
-		if printf '%s' "$rec" | grep -q 'end="login grace time exceeded" exit=5$' && [ "$code" = "code 5" ]; then
+		if printf '%s' "$rec" | grep -q 'end="login grace time exceeded" exit=5 \[client .*\]$' && [ "$code" = "code 5" ]; then
 			ok "$name: record end=\"login grace time exceeded\", exit 5"
 		else
 			not_ok "$name: record end=\"login grace time exceeded\", exit 5" "systemd-socket-activate: '$code', record '$rec'"
@@ -285,7 +285,7 @@ else
 fi
 n_idle=$(grep -F "session end" "${GW_LOG[idle]}" | grep -cF 'end="idle timeout"')
 rec=$(grep -F "session end" "${GW_LOG[idle]}" | grep -F 'end="idle timeout"' | tail -n 1)
-if [ "$n_idle" = 2 ] && printf '%s' "$rec" | grep -q ' user=srt-alice .* exit=0$'; then
+if [ "$n_idle" = 2 ] && printf '%s' "$rec" | grep -q ' user=srt-alice .* exit=0 \[client .*\]$'; then
 	ok "idle_timeout = 2: the two idle sessions' records say end=\"idle timeout\""
 else
 	not_ok "idle_timeout = 2: the two idle sessions' records say end=\"idle timeout\"" \
@@ -420,7 +420,7 @@ kill_mid_transfer() {
 	fi
 	rec=$(record gw "user=$user " "client_port=" | tail -n 1)
 	code=$(child_code gw "$relay")
-	if ! printf '%s' "$rec" | grep -q 'end="upstream closed" exit=6$' || [ "$code" != "code 6" ]; then
+	if ! printf '%s' "$rec" | grep -q 'end="upstream closed" exit=6 \[client .*\]$' || [ "$code" != "code 6" ]; then
 		KILL_PROBLEMS="$KILL_PROBLEMS; sshroute $code, record: $(printf '%s' "$rec" | grep -o 'bytes_to_client=.*')"
 	fi
 	KILL_PROBLEMS=${KILL_PROBLEMS#; }

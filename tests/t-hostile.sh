@@ -103,7 +103,7 @@ hostile_bytes() {
 	rec=$(wait_log 5 "session end" "client_port=$port ")
 	n=$(grep -F "session end" "$LOG" | grep -cF "client_port=$port ")
 	if [ -n "$pid" ] && [ "$code" = "code 5" ] && [ "$n" = 1 ] &&
-		printf '%s' "$rec" | grep -q ' exit=5$'; then
+		printf '%s' "$rec" | grep -q ' exit=5 \[client .*\]$'; then
 		ok "$name: exit status 5, one session record ($(printf '%s' "$rec" | grep -o 'end="[^"]*"'))"
 	else
 		not_ok "$name: exit status 5, one session record" \
@@ -208,7 +208,7 @@ else
 	not_ok "ESC and BEL are logged escaped (\\x1b, \\x07)" \
 		"no 'user=srt-\\x1b[31mred\\x1b[0m\\x07' in the log: $(grep -F 'red' "$LOG" | head -n 2)"
 fi
-if grep -qF 'user=srt-x\x0asshroute[1]: info: accepted password for user root' "$LOG"; then
+if grep -qF 'user="srt-x\x0asshroute[1]: info: accepted password for user root"' "$LOG"; then
 	ok "a line end in a name is logged as \\x0a"
 else
 	not_ok "a line end in a name is logged as \\x0a" "$(grep -F 'accepted password for user root' "$LOG" | head -n 2)"

@@ -6,7 +6,8 @@
 # /run/systemd, /run/log and /var/log/journal, its own journald.conf): the
 # machine's own journal and sockets are never touched. sshroute runs in the
 # same namespace under systemd-socket-activate; the clients connect from
-# outside (the network is shared); journalctl runs inside via nsenter.
+# outside (the network is shared); journalctl runs inside via nsenter, and
+# so does fail2ban-regex with contrib/fail2ban's filter on the journal.
 
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -299,6 +300,37 @@ expect_eq "no sshroute field is stored as binary data" 0 \
 	"$(jctl -o export SYSLOG_IDENTIFIER=sshroute | grep -ac '^SSHROUTE_[A-Z_]*$')"
 expect_match "the escaped name is in the text too" "user=srt-bad\\\\x1b\\[31mname-$RUN_ID" \
 	"$(jctl -o cat SYSLOG_IDENTIFIER=sshroute | grep -a '^session end' | grep -aF "$RUN_ID")"
+
+# ---------------------------------------------------------------- the context, fail2ban
+
+# MESSAGE ends with the session context, the name quoted and escaped.
+expect_match "MESSAGE of a failure ends with [client ADDR port PORT user=\"NAME\"]" \
+	'^failed password \(1 of 2\) \[client 127\.0\.0\.78 port [0-9]+ user="srt-bob"\]$' \
+	"$(jctl -o cat SSHROUTE_USER=srt-bob | grep -a '^failed password')"
+expect_match "MESSAGE names a hostile user only escaped, in the context" \
+	"^failed password \\(1 of 2\\) \\[client 127\\.0\\.0\\.80 port [0-9]+ user=\"srt-bad\\\\x1b\\[31mname-$RUN_ID\"\\]\$" \
+	"$(jctl -o cat SYSLOG_IDENTIFIER=sshroute | grep -a '^failed password' | grep -aF "srt-bad")"
+
+# fail2ban's systemd backend on this journal (inside the namespace), with
+# contrib/fail2ban's filter and its journalmatch: the failures by client
+# address. 127.0.0.78: a wrong password, a user without a route, two
+# failures and the record of too many; 127.0.0.79: a connection closed
+# before the key exchange; 127.0.0.80: the three hostile names' passwords;
+# nothing for 127.0.0.77's session.
+F2B_REGEX=/usr/bin/fail2ban-regex
+if [ -x "$F2B_REGEX" ] && /usr/bin/python3 -c 'import systemd.journal' 2>/dev/null; then
+	mkdir -p "$T/fail2ban/filter.d"
+	cp /etc/fail2ban/filter.d/common.conf "$SRT_ROOT/contrib/fail2ban/filter.d/sshroute.conf" \
+		"$T/fail2ban/filter.d/"
+	timeout 60 nsenter -t "$NS_PID" -m "$F2B_REGEX" -o ip systemd-journal \
+		"$T/fail2ban/filter.d/sshroute.conf" 2>"$T/f2b.err" | sort | uniq -c | awk '{ print $2 "=" $1 }' |
+		tr '\n' ' ' >"$T/f2b.ips"
+	expect_eq "fail2ban-regex systemd-journal: the failures by address" \
+		"127.0.0.78=5 127.0.0.79=1 127.0.0.80=3 " "$(cat "$T/f2b.ips")"
+	[ -s "$T/f2b.err" ] && note "fail2ban-regex:" "$(tail -n 5 "$T/f2b.err")"
+else
+	not_ok "fail2ban-regex systemd-journal" "fail2ban or python3-systemd is not installed"
+fi
 
 # ---------------------------------------------------------------- passwords
 

@@ -6,7 +6,9 @@
 # Connections without a valid header (a plain ssh, raw TCP clients sending
 # nothing, garbage, truncated or oversized headers) are dropped before
 # sshroute sends a byte; a valid header followed by silence ends after
-# login_grace_time.
+# login_grace_time. The README's HAProxy frontend with per-client limits
+# (a stick-table) closes a client's connections beyond the limit at once
+# and lets the others in.
 
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -45,7 +47,20 @@ EOF
 start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
 LOG=${GW_LOG[gw]}
 
-# --- HAProxy: frontend v2 on ${NET}2:2222, frontend v1 on ${NET}2:2223
+# The README's HAProxy frontend with per-client limits (section "Scaling
+# out"), as it stands there, on ${NET}2:2224 in front of the v2 backend,
+# with at most LIMITED_MAX connections at once per client instead of 16.
+LIMITED_MAX=3
+awk '/^    frontend ssh$/ { on = 1 } on && /^    backend / { exit } on { print substr($0, 5) }' \
+	"$SRT_ROOT/README.md" >"$T/readme-frontend"
+grep -q 'track-sc0 src' "$T/readme-frontend" && grep -q 'sc0_conn_cur gt 16' "$T/readme-frontend" ||
+	die "no frontend with track-sc0 src and sc0_conn_cur gt 16 in README.md: $(cat "$T/readme-frontend")"
+sed -e 's/^frontend ssh$/frontend ssh_limited/' -e "s/^\\( *bind \\):22\$/\\1${NET}2:2224/" \
+	-e "s/sc0_conn_cur gt 16/sc0_conn_cur gt $LIMITED_MAX/" \
+	-e 's/default_backend sshroute$/default_backend sshroute_v2/' "$T/readme-frontend" >"$T/limited-frontend"
+
+# --- HAProxy: frontend v2 on ${NET}2:2222, frontend v1 on ${NET}2:2223,
+# the README's frontend on ${NET}2:2224
 cat >"$T/haproxy.cfg" <<EOF
 global
 	maxconn 200
@@ -70,19 +85,22 @@ backend sshroute_v2
 backend sshroute_v1
 	server gw1 ${NET}1:2222 send-proxy
 EOF
+cat "$T/limited-frontend" >>"$T/haproxy.cfg"
 "$HAPROXY" -c -q -f "$T/haproxy.cfg" >"$T/haproxy-check.log" 2>&1 ||
 	die "haproxy -c: $(cat "$T/haproxy-check.log")"
 "$HAPROXY" -f "$T/haproxy.cfg" -db </dev/null >>"$T/haproxy.log" 2>&1 &
 HAPROXY_PID=$!
 track_pid "$HAPROXY_PID"
-if ! wait_listening "${NET}2" 2222 "$HAPROXY_PID" || ! wait_listening "${NET}2" 2223 "$HAPROXY_PID"; then
+if ! wait_listening "${NET}2" 2222 "$HAPROXY_PID" || ! wait_listening "${NET}2" 2223 "$HAPROXY_PID" ||
+	! wait_listening "${NET}2" 2224 "$HAPROXY_PID"; then
 	die "haproxy did not come up: $(tail -n 5 "$T/haproxy.log")"
 fi
 
 # The HAProxy frontends, as gateways for gw_ssh: same host key as sshroute.
 GW_ADDR[v2]=${NET}2 GW_PORT[v2]=2222
 GW_ADDR[v1]=${NET}2 GW_PORT[v1]=2223
-for gw in v2 v1; do
+GW_ADDR[limited]=${NET}2 GW_PORT[limited]=2224
+for gw in v2 v1 limited; do
 	echo "$(host_pattern "${GW_ADDR[$gw]}" "${GW_PORT[$gw]}") $(cut -d' ' -f1-2 "$GW_KEY.pub")" \
 		>>"$T/client_known_hosts"
 done
@@ -416,6 +434,48 @@ if rec=$(wait_log 5 "session end" "client_port=40077 "); then
 else
 	not_ok "its record names client_addr=192.0.2.77" "no record for port 40077"
 fi
+
+# ---------------------------------------------------------------- per-client limits
+
+# The README's frontend: LIMITED_MAX sessions from $CLIENT_ADDR stay open;
+# further connections from there are closed by HAProxy at once, while
+# another client (127.0.0.76) still logs in.
+OTHER_ADDR=127.0.0.76
+n_accepted=$(grep -cF "accepted password from upstream" "$LOG")
+held=()
+for i in $(seq "$LIMITED_MAX"); do
+	gw_ssh limited srt-alice -b "$CLIENT_ADDR" 'sleep 5; echo "held $(hostname)"' </dev/null \
+		>"$T/held.$i" 2>&1 &
+	held+=($!)
+	track_pid $!
+done
+# Bounded wait until all of them are logged in.
+deadline=$((SECONDS + 20))
+until [ "$(grep -cF "accepted password from upstream" "$LOG")" -ge $((n_accepted + LIMITED_MAX)) ] ||
+	[ "$SECONDS" -ge "$deadline" ]; do
+	sleep 0.2
+done
+for extra in 1 2; do
+	start=$SECONDS
+	out=$(CLIENT_TIMEOUT=15 gw_ssh limited srt-alice -b "$CLIENT_ADDR" hostname </dev/null 2>&1)
+	rc=$? took=$((SECONDS - start))
+	if [ "$rc" = 255 ] && [ "$took" -le 3 ] && [[ "$out" != *host-alice* ]]; then
+		ok "connection $((LIMITED_MAX + extra)) from $CLIENT_ADDR: closed by HAProxy at once"
+	else
+		not_ok "connection $((LIMITED_MAX + extra)) from $CLIENT_ADDR: closed by HAProxy at once" \
+			"exit $rc after $took s: $out"
+	fi
+done
+out=$(gw_ssh limited srt-bob -b "$OTHER_ADDR" hostname </dev/null 2>&1)
+expect_eq "meanwhile another client ($OTHER_ADDR) logs in" host-bob "$out"
+n_held=0
+for i in "${!held[@]}"; do
+	wait "${held[$i]}"
+	[ "$(cat "$T/held.$((i + 1))")" = "held host-alice" ] && n_held=$((n_held + 1))
+done
+expect_eq "the $LIMITED_MAX sessions within the limit all ran" "$LIMITED_MAX" "$n_held"
+out=$(gw_ssh limited srt-alice -b "$CLIENT_ADDR" hostname </dev/null 2>&1)
+expect_eq "once they ended, $CLIENT_ADDR logs in again" host-alice "$out"
 
 # ---------------------------------------------------------------- end
 
