@@ -278,6 +278,8 @@ int forward_client_message(struct proxy *p, ssh_message msg)
 		return forward_remote_port(p, msg);
 	if (type == SSH_REQUEST_GLOBAL && subtype == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)
 		return cancel_remote_port(p, msg);
+	if (type == SSH_REQUEST_CHANNEL && subtype == SSH_CHANNEL_REQUEST_X11)
+		return relay_x11_request(p, msg);
 	return 1; /* keepalives and the rest: libssh's default answer */
 }
 

@@ -365,20 +365,37 @@ static void on_agent_request(ssh_session s, ssh_channel c, void *userdata)
 		request_answer(pr, ssh_channel_request_auth_agent(pr->upstream), "auth-agent-req");
 }
 
-static void on_x11_request(ssh_session s, ssh_channel c, int single_connection,
-                           const char *protocol, const char *cookie, uint32_t screen,
-                           void *userdata)
+/* x11-req comes through the message callback, not a channel callback:
+ * after a channel callback libssh 0.10 answers success whatever the
+ * upstream said. Its fields have only deprecated getters there. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static int request_x11_upstream(ssh_channel up, ssh_message msg)
 {
-	struct pair *pr = userdata;
+	return ssh_channel_request_x11(up, ssh_message_channel_request_x11_single_connection(msg),
+	                               ssh_message_channel_request_x11_auth_protocol(msg),
+	                               ssh_message_channel_request_x11_auth_cookie(msg),
+	                               ssh_message_channel_request_x11_screen_number(msg));
+}
+#pragma GCC diagnostic pop
+
+int relay_x11_request(struct proxy *p, ssh_message msg)
+{
+	ssh_channel c = ssh_message_channel_request_channel(msg);
+	struct pair *pr = p->pairs;
 	int rc;
 
-	(void)s, (void)c;
-	if (!upstream_open(pr))
-		return;
-	set_blocking(pr->p->upstream, 1);
-	rc = ssh_channel_request_x11(pr->upstream, single_connection, protocol, cookie, (int)screen);
-	set_blocking(pr->p->upstream, 0);
-	request_answer(pr, rc, "x11-req");
+	while (pr != NULL && pr->client != c)
+		pr = pr->next;
+	if (pr == NULL || !upstream_open(pr))
+		return 1;
+	set_blocking(p->upstream, 1);
+	rc = request_x11_upstream(pr->upstream, msg);
+	set_blocking(p->upstream, 0);
+	if (request_answer(pr, rc, "x11-req") < 0)
+		return 1;
+	ssh_message_channel_request_reply_success(msg);
+	return 0;
 }
 
 static void on_signal(ssh_session s, ssh_channel c, const char *signal, void *userdata)
@@ -761,7 +778,6 @@ static void init_client_callbacks(struct pair *pr)
 	cb->channel_env_request_function = on_env_request;
 	cb->channel_signal_function = on_signal;
 	cb->channel_auth_agent_req_function = on_agent_request;
-	cb->channel_x11_req_function = on_x11_request;
 	ssh_callbacks_init(cb);
 }
 

@@ -12,6 +12,10 @@ ssh_channel relay_open_session(struct proxy *p);
  * refusal. */
 int relay_channel_allowed(struct proxy *p, const char *kind);
 
+/* x11-req on a client's session channel: passed upstream, whose answer
+ * is the client's. Returns 1 to have libssh refuse it. */
+int relay_x11_request(struct proxy *p, ssh_message msg);
+
 /* Watches libssh's log lines for a peer that ignores the channel window
  * (see log_route_libssh). */
 void relay_watch_libssh(const char *function, const char *line);

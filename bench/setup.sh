@@ -18,9 +18,11 @@
 require_root
 require_sshroute
 
-# The work directory moves out of /tmp, where test runs of their own clean
-# up /tmp/srt.* (lib.sh's EXIT trap removes $T, wherever it is).
-rmdir "$T" && T=$(mktemp -d /var/tmp/sshroute-bench.XXXXXX) || die "no work directory"
+# The work directory moves out of the test runs' /run/srt, whose runs clean
+# up their own (lib.sh's EXIT trap removes $T, wherever it is); it stays in
+# root's /run, because sshroute refuses key files below a directory that
+# others may write to (/tmp and /var/tmp are mode 1777).
+rmdir "$T" && T=$(mktemp -d /run/sshroute-bench.XXXXXX) || die "no work directory"
 chmod 755 "$T"
 
 # The benchmark's own processes (the servers, the clients and whatever they

@@ -10,6 +10,8 @@ Any password logs in. MODE decides:
           after the login (a server has no business sending it), then
           answers every exec on any number of session channels with
           "alive" and exit status 0.
+  open    lets anyone in without authentication ("none" succeeds), then
+          answers every exec like nomore.
 Each connection is served in a thread; the program runs until killed.
 """
 
@@ -27,6 +29,9 @@ class Server(paramiko.ServerInterface):
         self.mode = mode
         self.exec_event = threading.Event()
 
+    def check_auth_none(self, username):
+        return paramiko.AUTH_SUCCESSFUL if self.mode == "open" else paramiko.AUTH_FAILED
+
     def check_auth_password(self, username, password):
         return paramiko.AUTH_SUCCESSFUL
 
@@ -40,7 +45,7 @@ class Server(paramiko.ServerInterface):
 
     def check_channel_exec_request(self, channel, command):
         self.exec_event.set()
-        if self.mode == "nomore":
+        if self.mode in ("nomore", "open"):
             threading.Thread(target=answer_alive, args=(channel,), daemon=True).start()
         return True
 
@@ -71,10 +76,11 @@ def serve(conn, host_key, mode):
     server = Server(mode)
     try:
         t.start_server(server=server)
-        if mode == "nomore":
+        if mode in ("nomore", "open"):
             while not t.is_authenticated() and t.is_active():
                 t.join(0.05)
-            t.global_request("no-more-sessions@openssh.com", wait=False)
+            if mode == "nomore":
+                t.global_request("no-more-sessions@openssh.com", wait=False)
             channels = []  # kept: paramiko closes a channel it collects
             while t.is_active():
                 chan = t.accept(1)

@@ -514,6 +514,14 @@ expect_eq "-Y: an X11 client on the upstream reaches the client's X server with 
 	"SRT-FAKE-X11 MIT-MAGIC-COOKIE-1 $cookie" "$out"
 [ "$out" = "SRT-FAKE-X11 MIT-MAGIC-COOKIE-1 $cookie" ] || note "ssh -Y stderr:" "$(head -n 5 "$T/X.err")"
 
+# An upstream without X11Forwarding refuses x11-req, and so does sshroute.
+out=$(SRT_PASSWORD=${PASSWORD[srt-bob]} SSH_ASKPASS=$ASKPASS SSH_ASKPASS_REQUIRE=force DISPLAY="${NET}24:0" \
+	XAUTHORITY=$XAUTH timeout -k 5 "$CLIENT_TIMEOUT" ssh "${CLIENT_OPTS[@]}" -o LogLevel=INFO -X \
+	-p 2222 -l srt-bob "$GW" 'echo ran' </dev/null 2>"$T/X.err")
+expect_eq "-X to an upstream without X11Forwarding: the session still runs" ran "$out"
+expect_match "-X to an upstream without X11Forwarding: the client hears the refusal" \
+	"X11 forwarding request failed" "$(cat "$T/X.err")"
+
 # ---------------------------------------------------------------- refusals
 
 # Standard input that never ends (a FIFO open for reading and writing), so

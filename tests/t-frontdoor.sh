@@ -50,6 +50,10 @@ wait_listening "${NET}12" 2022 $! || die "hostile_upstream.py on ${NET}12:2022"
 "$PY" "$SRT_ROOT/tests/hostile_upstream.py" "${NET}14" 2022 "$T/flood_key" nomore >"$T/nomore.log" 2>&1 &
 track_pid $!
 wait_listening "${NET}14" 2022 $! || die "hostile_upstream.py on ${NET}14:2022"
+# an upstream that lets anyone in at "none"
+"$PY" "$SRT_ROOT/tests/hostile_upstream.py" "${NET}15" 2022 "$T/flood_key" open >"$T/open.log" 2>&1 &
+track_pid $!
+wait_listening "${NET}15" 2022 $! || die "hostile_upstream.py on ${NET}15:2022"
 # an upstream that hangs up right after its last bytes
 ssh-keygen -q -t ed25519 -N '' -f "$T/abrupt_key" || die "ssh-keygen"
 "$PY" "$SRT_ROOT/tests/abrupt_upstream.py" "${NET}13" 2022 "$T/abrupt_key" >"$T/abrupt.log" 2>&1 &
@@ -60,6 +64,7 @@ wait_listening "${NET}13" 2022 $! || die "abrupt_upstream.py on ${NET}13:2022"
 	echo "[${NET}12]:2022 $(cut -d' ' -f1-2 "$T/flood_key.pub")"
 	echo "[${NET}13]:2022 $(cut -d' ' -f1-2 "$T/abrupt_key.pub")"
 	echo "[${NET}14]:2022 $(cut -d' ' -f1-2 "$T/flood_key.pub")"
+	echo "[${NET}15]:2022 $(cut -d' ' -f1-2 "$T/flood_key.pub")"
 } >"$T/known_hosts"
 make_gateway_key
 ssh-keygen -q -t ed25519 -N '' -f "$T/client_key" || die "ssh-keygen"
@@ -103,6 +108,11 @@ upstream = ${NET}13:2022
 
 [route srt-nomore]
 upstream = ${NET}14:2022
+
+[route srt-open]
+upstream = ${NET}15:2022
+authorized_keys = $T/ak_bob
+identity = $T/id_gw
 EOF
 sed 's/^max_sessions = 3$/login_grace_time = 2/' "$T/route.ini" >"$T/grace.ini"
 start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
@@ -350,6 +360,14 @@ while [ "$(sha256sum <"$REMOTE_FILE" 2>/dev/null | cut -d' ' -f1)" != "$sent" ] 
 done
 expect_eq "client hangs up after EOF: all 8 MiB reach the upstream" "${sent:-no digest}" \
 	"$(sha256sum <"$REMOTE_FILE" 2>/dev/null | cut -d' ' -f1)"
+
+# An upstream that accepts "none": a listed key, signed, logs the client in
+# (the probe before it is answered from authorized_keys alone).
+out=$(SRT_CMD=anything gw_key_ssh gw srt-open "$T/client_key" </dev/null 2>"$T/err")
+rc=$?
+records=$((records + 1))
+expect_eq "upstream accepts none: a listed key logs in" "0:alive" "$rc:$out"
+expect_match "upstream accepts none: logged as such" "accepted none from upstream" "$(cat "$LOG")"
 
 # no-more-sessions is the client's to send: the same request from the
 # upstream changes nothing (t-forward.sh tests the client's).

@@ -149,7 +149,7 @@ out=$(timeout -k 5 "$CLIENT_TIMEOUT" "$SRT_ROOT/tests/paramiko_client.py" "${NET
 	-oProxyCommand "$T/client_known_hosts" --password x hostname </dev/null 2>"$T/err")
 rc=$?
 if [ "$rc" = 5 ] && [ -z "$out" ] &&
-	log_line 10 "${GW_LOG[gw]}" "no route for user -oProxyCommand" >/dev/null; then
+	log_line 10 "${GW_LOG[gw]}" "no route for this user" 'user="-oProxyCommand"' >/dev/null; then
 	ok "user -oProxyCommand: no route, although [route -*] matches (it uses %u)"
 else
 	not_ok "user -oProxyCommand gets no route" "exit $rc, stdout '$out', stderr '$(cat "$T/err")'"
