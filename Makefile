@@ -29,7 +29,7 @@ SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
             -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g'
 
 OBJS = sshroute.o auth.o config.o forward.o keys.o log.o lookup.o proxyproto.o relay.o upstream.o
-HDRS = auth.h config.h forward.h keys.h log.h lookup.h pair.h proxy.h proxyproto.h relay.h upstream.h
+HDRS = algorithms.h auth.h config.h forward.h keys.h log.h lookup.h pair.h proxy.h proxyproto.h relay.h upstream.h
 UNIT_TESTS = tests/unit_config tests/unit_keys tests/unit_proxyproto tests/fuzz_proxyproto_standalone \
              tests/fuzz_config_standalone tests/fuzz_keys_standalone
 

@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "algorithms.h"
 #include "auth.h"
 #include "config.h"
 #include "log.h"
@@ -152,6 +153,33 @@ static int show_route(const char *file, const char *user)
 	}
 	config_free(&cfg);
 	return rc;
+}
+
+/* The key exchanges of KEX_SERVER that this libssh knows: each is tried
+ * alone on a bind, which refuses a list without a known name. */
+static void print_key_exchanges(void)
+{
+	char list[] = KEX_SERVER, *name, *save = NULL;
+	ssh_bind bind = ssh_bind_new();
+	int any_pq = 0, first = 1;
+
+	printf("key exchange:");
+	for (name = strtok_r(list, ",", &save); name && bind; name = strtok_r(NULL, ",", &save)) {
+		if (ssh_bind_options_set(bind, SSH_BIND_OPTIONS_KEY_EXCHANGE, name) < 0)
+			continue;
+		printf("%s%s", first ? " " : ",", name);
+		first = 0;
+		any_pq |= strstr(KEX_POST_QUANTUM, name) != NULL;
+	}
+	printf("\npost-quantum key exchange: %s\n",
+	       any_pq ? "yes" : "no (this libssh has none; libssh 0.12 has them)");
+	ssh_bind_free(bind);
+}
+
+static void print_version(void)
+{
+	printf("sshroute %s\nlibssh %s\n", VERSION, ssh_version(0));
+	print_key_exchanges();
 }
 
 /* ---- the connection ---- */
@@ -294,14 +322,13 @@ static void start_grace_timer(int seconds)
 }
 
 /* What sshroute offers clients: modern algorithms only (no NIST-curve key
- * exchange, no SHA-1, no encrypt-and-MAC), as ssh-audit recommends. */
+ * exchange, no SHA-1, no encrypt-and-MAC), as ssh-audit recommends; the
+ * key exchanges are in algorithms.h. */
 static const struct {
 	enum ssh_bind_options_e option;
 	const char *value;
 } server_algorithms[] = {
-	{ SSH_BIND_OPTIONS_KEY_EXCHANGE,
-	  "curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,"
-	  "diffie-hellman-group18-sha512,diffie-hellman-group14-sha256" },
+	{ SSH_BIND_OPTIONS_KEY_EXCHANGE, KEX_SERVER },
 	{ SSH_BIND_OPTIONS_CIPHERS_C_S,
 	  "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,"
 	  "aes256-ctr,aes192-ctr,aes128-ctr" },
@@ -529,7 +556,7 @@ int main(int argc, char **argv)
 
 	parse_options(argc, argv, &o);
 	if (o.version) {
-		printf("sshroute %s\n", VERSION);
+		print_version();
 		return EXIT_OK;
 	}
 	if (o.check || o.route_user) {

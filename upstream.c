@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "algorithms.h"
 #include "keys.h"
 #include "log.h"
 
@@ -32,6 +33,7 @@ static int set_options(ssh_session s, const struct config *cfg, const struct rou
 	       ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, cfg->known_hosts) < 0 ||
 	       ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout) < 0 ||
 	       ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes) < 0 ||
+	       ssh_options_set(s, SSH_OPTIONS_KEY_EXCHANGE, KEX_UPSTREAM) < 0 ||
 	       ssh_options_set(s, SSH_OPTIONS_CIPHERS_C_S, upstream_ciphers) < 0 ||
 	       ssh_options_set(s, SSH_OPTIONS_CIPHERS_S_C, upstream_ciphers) < 0 ? -1 : 0;
 }

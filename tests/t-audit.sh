@@ -52,6 +52,26 @@ for weak in ecdh-sha2-nistp diffie-hellman-group1- diffie-hellman-group14-sha1 h
 	fi
 done
 
+# sshroute -V lists the key exchanges this libssh offers: post-quantum
+# hybrids first where libssh has them (0.12), none before.
+version=$("$SSHROUTE" -V)
+libssh=$(printf '%s\n' "$version" | sed -n 's/^libssh \([0-9]*\.[0-9]*\).*/\1/p')
+kex=$(printf '%s\n' "$version" | sed -n 's/^key exchange: //p')
+expect_match "-V names the libssh in use" '^[0-9]+\.[0-9]+$' "$libssh"
+expect_match "-V lists curve25519-sha256 among the key exchanges" '(^|,)curve25519-sha256(,|$)' "$kex"
+if [ "$(printf '%s\n' "$libssh" 0.12 | sort -V | head -n 1)" = 0.12 ]; then
+	expect_match "-V: libssh $libssh offers mlkem768x25519-sha256 first" '^mlkem768x25519-sha256,' "$kex"
+	expect_match "-V: the post-quantum line says yes" '^post-quantum key exchange: yes$' "$version"
+	expect_match "ssh-audit sees mlkem768x25519-sha256" '^\(kex\) mlkem768x25519-sha256' "$audit"
+else
+	expect_eq "-V: libssh $libssh has no post-quantum key exchange to offer" "" \
+		"$(printf '%s\n' "$kex" | grep -oE 'mlkem|sntrup')"
+	expect_match "-V: the post-quantum line says no" '^post-quantum key exchange: no ' "$version"
+fi
+# What -V lists is what a client is offered.
+expect_eq "-V lists what ssh-audit sees" "$kex" \
+	"$(printf '%s\n' "$audit" | sed -n 's/^(kex) \([^ ]*\).*/\1/p' | grep -v '^kex-strict\|^ext-info' | paste -sd,)"
+
 # A login still works with the narrowed lists.
 out=$(gw_ssh gw srt-alice hostname </dev/null 2>&1)
 expect_eq "a login works with the narrowed lists" host-alice "$out"
