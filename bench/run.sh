@@ -255,7 +255,7 @@ fds1=$(find "/proc/$GWPID/fd" -mindepth 1 | wc -l)
 {
 	nsenter -t "$GWPID" -m find /tmp /var/tmp /dev/shm -mindepth 1 ! -path "$T" ! -path "$T/*" ||
 		echo "cannot look into the private /tmp of the gateway (nsenter failed)"
-	find /run /root/.ssh -xdev -newer "$T/marker" 2>/dev/null
+	find /run /root/.ssh -xdev -newer "$T/marker" ! -path "$T" ! -path "$T/*" 2>/dev/null
 	find "$SRT_ROOT" "$T" -maxdepth 1 -name 'core*' -newer "$T/marker"
 } >"$T/newfiles" 2>/dev/null
 record 0 sshroute seq_procs_left "$((left + zombies + upleft))"
