@@ -62,7 +62,7 @@ struct pair {
 
 	unsigned long id;        /* for the log: channels are counted from 1 */
 	int is_session;
-	int cut_off;             /* its session ended without closing this channel */
+	int cut_off;             /* the upstream's session ended without closing this channel */
 	struct timespec close_held_since;  /* see hold_client_close() */
 	struct pending_open *opening;  /* the far side's open is not answered yet */
 	int opening_toward_client;
@@ -958,7 +958,6 @@ static void client_lost(struct proxy *p)
 
 	log_verbose("client closed the connection");
 	for (pr = p->pairs; pr; pr = pr->next) {
-		pr->cut_off = !pr->client_closed;
 		pr->client_eof = pr->client_closed = 1;
 		pr->sent_eof_down = pr->sent_close_down = 1;
 		pr->sent_exit = 1; /* nobody to pass it to */
@@ -1013,9 +1012,9 @@ static void end_when_drained(struct proxy *p, int survivor_gone)
 	          cut ? "sshroute: the connection to the server was lost" : NULL);
 }
 
-/* Notices a connection that ended. The upstream is looked at first: when
- * its socket fails inside a write to the client, libssh marks the client
- * session failed too. With both gone, there is nobody left to serve. */
+/* Notices a connection that ended; when both are found ended at once, the
+ * upstream's end counts as the cause. Once the survivor has ended too,
+ * there is nobody left to serve. */
 static void notice_lost(struct proxy *p)
 {
 	int up_gone = p->lost == LOST_UPSTREAM || session_is_gone(p->upstream);
