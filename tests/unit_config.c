@@ -1085,6 +1085,24 @@ static void test_proxy_protocol(void)
 	                WANT({ 4, "idle_timeout" }));
 	expect_problems("bad proxy_protocol", SERVER "proxy_protocol = yes\n[route a]\nupstream = h\n",
 	                WANT({ 4, "bad proxy_protocol \"yes\"" }));
+	if (load_good("max_sessions defaults to 10", SERVER "[route a]\nupstream = h\n", &cfg) == 0) {
+		if (cfg.max_sessions == 10)
+			pass("max_sessions is 10 by default");
+		else
+			fail("max_sessions is 10 by default", "got %d", cfg.max_sessions);
+	}
+	config_free(&cfg);
+	if (load_good("max_sessions", SERVER "max_sessions = 3\n[route a]\nupstream = h\n", &cfg) == 0) {
+		if (cfg.max_sessions == 3)
+			pass("max_sessions is read");
+		else
+			fail("max_sessions is read", "got %d", cfg.max_sessions);
+	}
+	config_free(&cfg);
+	expect_problems("max_sessions 0 is out of range", SERVER "max_sessions = 0\n[route a]\nupstream = h\n",
+	                WANT({ 4, "max_sessions" }));
+	expect_problems("max_sessions 65 is out of range", SERVER "max_sessions = 65\n[route a]\nupstream = h\n",
+	                WANT({ 4, "max_sessions" }));
 }
 
 /* ---- cases: lookup ---- */
