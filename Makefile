@@ -36,7 +36,7 @@ UNIT_TESTS = tests/unit_config tests/unit_keys tests/unit_proxyproto tests/fuzz_
 # Debian packages needed to build and to run the tests.
 DEPS = gcc make pkg-config libssh-dev libsystemd-dev libinih-dev \
        openssh-server openssh-client tmux mandoc systemd iproute2 util-linux passwd procps \
-       dropbear-bin putty-tools python3-paramiko python3-asyncssh haproxy xinetd fail2ban python3-systemd rsyslog ssh-audit sqlite3 curl jq xauth \
+       dropbear-bin putty-tools python3-paramiko python3-asyncssh haproxy xinetd fail2ban python3-systemd rsyslog ssh-audit sqlite3 curl jq xauth time \
        clang libclang-rt-dev valgrind cppcheck clang-tidy
 
 all: sshroute

@@ -1,7 +1,8 @@
 # bench/report.awk: the table of bench/run.sh from its raw figures, lines
 # "ROUND VARIANT METRIC VALUE". Medians over all values of a variant and
 # metric; ratios are sshroute's median over the other variant's median.
-# Variables: rounds, conc, seq, stall.
+# Variables: rounds, conc, seq, stall, base (set when the run has the
+# baseline variant).
 
 {
 	k = $2 SUBSEP $3
@@ -31,6 +32,8 @@ function verdict(r, op, lim,    ok) {
 	return sprintf("%.2fx (%s%s %s)", r, op, lim, ok ? "met" : "MISSED")
 }
 
+function plain(r) { return r == "" ? "-" : sprintf("%.2fx", r) }
+
 function ratio(m, other,    a, b) {
 	a = median("sshroute", m); b = median(other, m)
 	return (a == "" || b == "" || b == 0) ? "" : a / b
@@ -41,8 +44,14 @@ function row(label, m, fmt, opb, limb, opd, limd,    d, b, s) {
 	printf "%-26s %9s %9s %9s  %-22s %s\n", label,
 		d == "" ? "-" : sprintf(fmt, d), b == "" ? "-" : sprintf(fmt, b),
 		s == "" ? "-" : sprintf(fmt, s),
-		opb == "" ? sprintf("%.2fx", ratio(m, "bastion")) : verdict(ratio(m, "bastion"), opb, limb),
-		opd == "" ? sprintf("%.2fx", ratio(m, "direct")) : verdict(ratio(m, "direct"), opd, limd)
+		opb == "" ? plain(ratio(m, "bastion")) : verdict(ratio(m, "bastion"), opb, limb),
+		opd == "" ? plain(ratio(m, "direct")) : verdict(ratio(m, "direct"), opd, limd)
+}
+
+function ab(label, m, fmt,    b, s) {
+	b = median("baseline", m); s = median("sshroute", m)
+	printf "%-26s %9s %9s  %s\n", label, b == "" ? "-" : sprintf(fmt, b),
+		s == "" ? "-" : sprintf(fmt, s), (b > 0 && s != "" ? sprintf("%.2fx", s / b) : "-")
 }
 
 function count(v, m) { return sum[v SUBSEP m] + 0 }
@@ -58,6 +67,8 @@ END {
 		row("  own processes up", "up_own_cpu", "%.2f", "<=", 0.65, "", 0)
 		row("  own processes down", "down_own_cpu", "%.2f", "<=", 0.65, "", 0)
 	}
+	row("relay CPU up, s/GiB", "up_relay_cpu", "%.2f", "<=", 0.8, "", 0)
+	row("relay CPU down, s/GiB", "down_relay_cpu", "%.2f", "<=", 0.8, "", 0)
 	row("setup (ssh true), ms", "setup_ms", "%d", "<=", 0.75, "<=", 1.4)
 	row(conc " at once, logins/s", "conc_cps", "%.1f", "", 0, "", 0)
 	print ""
@@ -89,10 +100,12 @@ END {
 	printf "%-26s %.1f MiB 1 s into the stall, %.1f MiB (RssAnon %.1f) after %d s: %s; %.1f MiB (RssAnon %.1f) once drained\n",
 		"  stalled reader:", s1 / 1024, st / 1024, median("sshroute", "stall_anon_kib") / 1024, stall,
 		st - s1 <= 256 ? "bounded (met)" : sprintf("grew by %d KiB (MISSED)", st - s1), se / 1024, sea / 1024
-	printf "%-26s up %.2f, down %.2f s/GiB (of the machine's %.2f, %.2f)\n", "sshroute process CPU:",
-		median("sshroute", "up_proc_cpu"), median("sshroute", "down_proc_cpu"),
-		median("sshroute", "up_cpu"), median("sshroute", "down_cpu")
-
+	printf "%-26s at most %.1f MiB, in every transfer and the stall (<= 3 MiB %s)\n", "sshroute RssAnon:",
+		anon / 1024, anon <= 3 * 1024 ? "met" : "MISSED"
+	up = median("sshroute", "up_relay_cpu"); down = median("sshroute", "down_relay_cpu")
+	if (up > 0)
+		printf "%-26s down %.2f / up %.2f s/GiB = %.2f (<= 1.15 %s)\n", "sshroute relay CPU:",
+			down, up, down / up, down / up <= 1.15 ? "met" : "MISSED"
 	ok = count("sshroute", "seq_ok")
 	left = count("sshroute", "seq_procs_left")
 	fds = count("sshroute", "seq_fds_delta")
@@ -101,4 +114,15 @@ END {
 		seq " sequential logins:", ok, seq, median("sshroute", "seq_lps"), left, fds, files,
 		ok == seq && left == 0 && fds == 0 && files == 0 ? "met" : "MISSED"
 	printf "%-26s %d s\n", "benchmark took:", count("all", "bench_secs")
+	if (base != "") {
+		print ""
+		printf "A/B, median of %d rounds     baseline  sshroute  sshroute/baseline\n", rounds
+		ab("relay CPU up, s/GiB", "up_relay_cpu", "%.2f")
+		ab("relay CPU down, s/GiB", "down_relay_cpu", "%.2f")
+		ab("upload, MiB/s", "up_mibs", "%.1f")
+		ab("download, MiB/s", "down_mibs", "%.1f")
+		ab("setup (ssh true), ms", "setup_ms", "%d")
+		printf "%-26s %9.1f %9.1f\n", "peak RssAnon, MiB", max["baseline" SUBSEP "anon_kib"] / 1024,
+			max["sshroute" SUBSEP "anon_kib"] / 1024
+	}
 }

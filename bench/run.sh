@@ -50,20 +50,27 @@ cpu_ticks() {
 # usec: sets USEC to the time of day in microseconds.
 usec() { USEC=${EPOCHREALTIME/./}; }
 
-# The sampler: every 0.1 s, for each sshroute process (child of the
-# systemd-socket-activate of the gateway), "PID VmHWM_kB CPU_ticks
-# RssAnon_kB" (VmHWM counts the shared libraries' pages too; RssAnon is
-# the process's own memory, its highest sample is reported as well). It
-# forks nothing (a read with a timeout on a FIFO is its sleep), so that it
-# costs sshroute's CPU figures next to nothing.
+# The sampler: every 0.1 s, for each sshroute process of gateway $1
+# (sshroute or baseline; a grandchild of its systemd-socket-activate, under
+# time), "PID VmHWM_kB CPU_ticks RssAnon_kB" (VmHWM counts the shared
+# libraries' pages too; RssAnon is the process's own memory, its highest
+# sample is reported as well). It forks nothing (a read with a timeout on
+# a FIFO is its sleep), so that it costs sshroute's CPU figures next to
+# nothing.
 mkfifo "$T/tick"
 sampler_start() {
-	SAMPLES=$T/samples.$1
+	local gw=${GW_PID[$1]}
+	SAMPLES=$T/samples.$2
 	(
 		exec 9<>"$T/tick"
 		while :; do
-			kids=()
-			read -r -a kids <"/proc/$GWPID/task/$GWPID/children" 2>/dev/null
+			timers=() kids=()
+			read -r -a timers <"/proc/$gw/task/$gw/children" 2>/dev/null
+			for t in "${timers[@]}"; do
+				more=()
+				read -r -a more <"/proc/$t/task/$t/children" 2>/dev/null
+				kids+=("${more[@]}")
+			done
 			for pid in "${kids[@]}"; do
 				hwm='' anon=''
 				while read -r key val _; do
@@ -88,11 +95,30 @@ sampler_stop() {
 	wait "$SAMPLER" 2>/dev/null
 }
 # peak_kib FILE: the highest VmHWM sampled. anon_kib FILE: the highest
-# RssAnon sampled. proc_ticks FILE: the CPU ticks
-# of the sampled processes, each process's last sample.
+# RssAnon sampled.
 peak_kib() { awk '$2 > m { m = $2 } END { print m + 0 }' "$1"; }
 anon_kib() { awk '$4 > m { m = $4 } END { print m + 0 }' "$1"; }
-proc_ticks() { awk '{ t[$1] = $3 } END { for (p in t) s += t[p]; print s + 0 }' "$1"; }
+
+# The relay's processes of VARIANT, whose CPU time time(1) writes to
+# $T/cpu.NAME when each ends: sshroute's process, or the bastion's sshd -i
+# and the client's ssh -W.
+relay_files() {
+	case $1 in
+	bastion) echo "$T/cpu.bastion $T/cpu.proxy" ;;
+	sshroute | baseline) echo "$T/cpu.$1" ;;
+	esac
+}
+# relay_cpu VARIANT: the CPU seconds of the relay's processes since their
+# files were emptied, once each has ended (they end just after the client;
+# at most 10 s is waited for).
+relay_cpu() {
+	local f deadline=$((SECONDS + 10))
+	for f in $(relay_files "$1"); do
+		while ! grep -qE '^[0-9.]+ [0-9.]+$' "$f" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.05; done
+	done
+	# shellcheck disable=SC2046
+	cat $(relay_files "$1") | awk '/^[0-9.]+ [0-9.]+$/ { s += $1 + $2; n++ } END { printf "%.3f %d\n", s, n }'
+}
 
 # record ROUND VARIANT METRIC VALUE
 record() { echo "$1 $2 $3 $4" >>"$RAW"; }
@@ -102,8 +128,9 @@ record() { echo "$1 $2 $3 $4" >>"$RAW"; }
 # transfer ROUND VARIANT up|down: SIZE_MIB through cat, timed, with the
 # machine's CPU time.
 transfer() {
-	local r=$1 v=$2 dir=$3 rc t0 c0 n0 secs cpu gib
-	[ "$v" = sshroute ] && sampler_start "$r-$dir"
+	local r=$1 v=$2 dir=$3 rc t0 c0 n0 secs cpu gib f relay
+	for f in $(relay_files "$v"); do : >"$f"; done
+	[ "${GW_PID[$v]-}" ] && sampler_start "$v" "$r-$dir"
 	cg_usage; n0=$CG_NS; cpu_ticks; c0=$TICKS; usec; t0=$USEC
 	if [ "$dir" = up ]; then
 		head -c "${SIZE_MIB}M" /dev/zero | on "$v" 'cat >/dev/null'
@@ -125,12 +152,18 @@ transfer() {
 		[ -n "$CG" ] && record "$r" "$v" "${dir}_own_cpu" \
 			"$(awk -v n=$((CG_NS - n0)) -v g="$gib" 'BEGIN { printf "%.3f", n / 1e9 / g }')"
 	fi
-	if [ "$v" = sshroute ]; then
+	if [ "$v" != direct ]; then
+		relay=$(relay_cpu "$v")
+		if [ "${relay#* }" = "$(relay_files "$v" | wc -w)" ]; then
+			record "$r" "$v" "${dir}_relay_cpu" "$(awk -v s="${relay% *}" -v g="$gib" 'BEGIN { printf "%.3f", s / g }')"
+		else
+			say "  round $r $v $dir: the relay's CPU time did not come"
+		fi
+	fi
+	if [ "${GW_PID[$v]-}" ]; then
 		sampler_stop
 		record "$r" "$v" rss_kib "$(peak_kib "$SAMPLES")"
 		record "$r" "$v" anon_kib "$(anon_kib "$SAMPLES")"
-		record "$r" "$v" "${dir}_proc_cpu" \
-			"$(awk -v t="$(proc_ticks "$SAMPLES")" -v hz="$HZ" -v g="$gib" 'BEGIN { printf "%.3f", t / hz / g }')"
 	fi
 	say "  round $r $v $dir: ${secs}s, machine CPU ${cpu}s/GiB"
 }
@@ -196,7 +229,8 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 usec; BENCH_T0=$USEC
 for r in $(seq "$ROUNDS"); do
-	order=("${VARIANTS[@]:$(((r - 1) % 3))}" "${VARIANTS[@]:0:$(((r - 1) % 3))}")
+	shift_by=$(((r - 1) % ${#VARIANTS[@]}))
+	order=("${VARIANTS[@]:$shift_by}" "${VARIANTS[@]:0:$shift_by}")
 	say "round $r of $ROUNDS: ${order[*]}"
 	for v in "${order[@]}"; do
 		transfer "$r" "$v" up
@@ -211,7 +245,7 @@ done
 # memory stops growing: sampled 1 s into the stall, at its end, and at the
 # end of the download.
 say "stalled reader: $SIZE_MIB MiB download, reader asleep for ${STALL}s"
-sampler_start stall
+sampler_start sshroute stall
 on sshroute "head -c ${SIZE_MIB}M /dev/zero" </dev/null | {
 	sleep 1
 	peak_kib "$SAMPLES" >"$T/stall1_kib"
@@ -234,7 +268,7 @@ record 0 sshroute stall_rc "$rc"
 # private /tmp, /var/tmp and /dev/shm (setup.sh), none new in /run or
 # /root/.ssh, no core file.
 say "$SEQ sequential logins through sshroute"
-wait_no_children gw 10
+wait_no_children sshroute 10
 fds0=$(find "/proc/$GWPID/fd" -mindepth 1 | wc -l)
 touch "$T/marker"
 ok=0
@@ -245,8 +279,8 @@ done
 usec
 record 0 sshroute seq_ok "$ok"
 record 0 sshroute seq_lps "$(awk -v n="$SEQ" -v a="$t0" -v b="$USEC" 'BEGIN { printf "%.1f", n / ((b - a) / 1e6) }')"
-wait_no_children gw 10
-left=$(gateway_children gw | wc -l)
+wait_no_children sshroute 10
+left=$(gateway_children sshroute | wc -l)
 zombies=$(ps -o stat= --ppid "$GWPID" | grep -c '^Z')
 deadline=$((SECONDS + 10))
 while [ -n "$(pgrep -P "${UP_PID[up]}")" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
@@ -276,8 +310,9 @@ CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 	echo "other load before the run: $BACKGROUND cores busy over 2 s, load average $LOAD0"
 	echo "client cipher: direct ${CIPHERS[direct]}, bastion ${CIPHERS[bastion]}, sshroute ${CIPHERS[sshroute]} (sshroute->upstream: sshroute's choice)"
 	echo "client kex: direct ${KEXES[direct]}, bastion ${KEXES[bastion]}, sshroute ${KEXES[sshroute]}"
+	[ -n "$BASE" ] && echo "baseline: $BASE ($BASE_DESC), built from git, on its own gateway"
 	echo
-	awk -v rounds="$ROUNDS" -v conc="$CONC" -v seq="$SEQ" -v stall="$STALL" -f "$SRT_ROOT/bench/report.awk" "$RAW"
+	awk -v rounds="$ROUNDS" -v conc="$CONC" -v seq="$SEQ" -v stall="$STALL" -v base="$BASE" -f "$SRT_ROOT/bench/report.awk" "$RAW"
 	echo
 	echo "raw figures (round variant metric value):"
 	cat "$RAW"
@@ -291,10 +326,10 @@ CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 		echo "client errors (first lines):"
 		cat "$T/concurrent.err" "$T/seq.err" 2>/dev/null | sort | uniq -c | sort -rn | head -n 10
 	fi
-	if grep -q 'error:' "${GW_LOG[gw]}"; then
+	if grep -q 'error:' "${GW_LOG[sshroute]}"; then
 		echo
 		echo "sshroute's errors (log_level = error; the last lines):"
-		grep 'error:' "${GW_LOG[gw]}" | tail -n 10
+		grep 'error:' "${GW_LOG[sshroute]}" | tail -n 10
 	fi
 } >"$OUT"
 sed -n '1,/^raw figures/p' "$OUT" | sed '$d'

@@ -7,9 +7,17 @@
 # client key is mapped onto sshroute's identity. Then `on VARIANT ...` runs
 # a command on the upstream by way of direct, bastion or sshroute.
 #
+# The relay's own processes run under /usr/bin/time, each appending "USER
+# SYSTEM" CPU seconds to a file when it ends: sshroute ($T/cpu.sshroute),
+# the bastion's sshd -i ($T/cpu.bastion, with the children it waits for)
+# and the client's ProxyCommand, ssh -W ($T/cpu.proxy). sshroute runs in
+# inetd mode for that (systemd's LISTEN_PID would name time, not sshroute).
+#
 # Variables: CIPHER (the client's cipher for every variant; empty:
 # OpenSSH's default, chacha20-poly1305), KEX (the client's KexAlgorithms;
-# empty: OpenSSH's default), CLIENT_TIMEOUT (seconds, 300).
+# empty: OpenSSH's default), CLIENT_TIMEOUT (seconds, 300), BASE (a git
+# revision: its sshroute, built in the work directory, is a fourth variant,
+# "baseline", on its own gateway, for an A/B comparison in the same run).
 #
 # Reuses tests/lib.sh: real sshd on a random 127.x.y.0/24, the srt-* test
 # users, PID-tracked cleanup on exit. Needs root.
@@ -56,6 +64,10 @@ KEX=${KEX-}
 CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-300}
 USER_NAME=srt-alice
 VARIANTS=(direct bastion sshroute)
+BASE=${BASE-}
+[ -n "$BASE" ] && VARIANTS+=(baseline)
+TIMED=(/usr/bin/time -a -f '%U %S' -o)
+[ -x /usr/bin/time ] || die "/usr/bin/time is missing (Debian: time)"
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -106,7 +118,7 @@ AllowTcpForwarding yes
 X11Forwarding no
 PidFile none
 EOF
-systemd-socket-activate -l "$BASTION:2022" -a --inetd "$SSHD" -i -e -f "$B/sshd_config" \
+systemd-socket-activate -l "$BASTION:2022" -a --inetd "${TIMED[@]}" "$T/cpu.bastion" "$SSHD" -i -e -f "$B/sshd_config" \
 	</dev/null >>"$B/stdout" 2>>"$B/log" &
 BASTION_PID=$!
 track_pid "$BASTION_PID"
@@ -129,13 +141,14 @@ auth = publickey
 EOF
 "$SSHROUTE" -t -f "$T/route.ini" >/dev/null || die "route.ini does not check"
 
-# start_private_gateway NAME ADDR PORT INI: start_gateway (tests/lib.sh)
-# with fd 3, in a mount namespace of its own whose /tmp, /var/tmp and
+# start_private_gateway NAME ADDR PORT INI BINARY: start_gateway
+# (tests/lib.sh) in inetd mode, under time (CPU seconds in $T/cpu.NAME),
+# in a mount namespace of its own whose /tmp, /var/tmp and
 # /dev/shm are empty tmpfs (as PrivateTmp= gives the systemd unit), with
 # only the work directory $T bound back into /tmp: any file sshroute
 # leaves there shows up with `nsenter -t $GWPID -m`.
 start_private_gateway() {
-	local name=$1 addr=$2 port=$3 ini=$4 pid log=$T/gw-$1.log
+	local name=$1 addr=$2 port=$3 ini=$4 binary=$5 pid log=$T/gw-$1.log
 	# shellcheck disable=SC2016
 	unshare --mount --propagation private sh -c '
 		exec 7<"$1" &&
@@ -146,7 +159,8 @@ start_private_gateway() {
 		exec 7<&-
 		shift
 		exec "$@"' sh "$T" \
-		systemd-socket-activate -l "$addr:$port" -a "$SSHROUTE" -e -v -f "$ini" \
+		systemd-socket-activate -l "$addr:$port" -a --inetd "${TIMED[@]}" "$T/cpu.$name" \
+		"$binary" -e -v -f "$ini" \
 		</dev/null >>"$T/gw-$name.stdout" 2>>"$log" &
 	pid=$!
 	track_pid "$pid"
@@ -154,9 +168,18 @@ start_private_gateway() {
 	GW_ADDR[$name]=$addr GW_PORT[$name]=$port GW_PID[$name]=$pid GW_LOG[$name]=$log
 	echo "$(host_pattern "$addr" "$port") $(cut -d' ' -f1-2 "$GW_KEY.pub")" >>"$T/client_known_hosts"
 }
-start_private_gateway gw "${NET}1" 2222 "$T/route.ini"
-GW=${GW_ADDR[gw]}
-GWPID=${GW_PID[gw]}
+start_private_gateway sshroute "${NET}1" 2222 "$T/route.ini" "$SSHROUTE"
+GW=${GW_ADDR[sshroute]}
+GWPID=${GW_PID[sshroute]}
+
+# The baseline: BASE's sshroute, built from git's copy of that revision.
+if [ -n "$BASE" ]; then
+	mkdir "$T/base"
+	git -C "$SRT_ROOT" archive "$BASE" | tar -x -C "$T/base" || die "git archive $BASE"
+	make -s -C "$T/base" sshroute >"$T/base/make.log" 2>&1 || die "building $BASE: $(tail -n 5 "$T/base/make.log")"
+	BASE_DESC=$(git -C "$SRT_ROOT" describe --always "$BASE")
+	start_private_gateway baseline "${NET}3" 2222 "$T/route.ini" "$T/base/sshroute"
+fi
 
 # The client: OpenSSH, nothing from ~/.ssh or /etc/ssh, the one key.
 CLIENT=(-F /dev/null
@@ -171,7 +194,10 @@ CLIENT=(-F /dev/null
 	-o LogLevel=ERROR -o ConnectTimeout=30)
 [ -n "$CIPHER" ] && CLIENT+=(-c "$CIPHER")
 [ -n "$KEX" ] && CLIENT+=(-o KexAlgorithms="$KEX")
-PROXY="ssh $(printf '%q ' "${CLIENT[@]}")-l $USER_NAME -p 2022 -W %h:%p $BASTION"
+# (ssh expands % in a ProxyCommand: time's format gets %%; and it sends
+# its ProxyCommand SIGHUP when done, which would end time unwritten, so
+# that nohup ignores: ssh -W ends at EOF anyway)
+PROXY="nohup /usr/bin/time -a -f '%%U %%S' -o $T/cpu.proxy ssh $(printf '%q ' "${CLIENT[@]}")-l $USER_NAME -p 2022 -W %h:%p $BASTION"
 
 # on VARIANT [SSH OPTION...] COMMAND: runs COMMAND as the test user on the
 # upstream, by way of VARIANT.
@@ -182,6 +208,7 @@ on() {
 	direct) dest=(-p 2022 "$UP") ;;
 	bastion) dest=(-o "ProxyCommand=$PROXY" -p 2022 "$UP") ;;
 	sshroute) dest=(-p 2222 "$GW") ;;
+	baseline) dest=(-p 2222 "${GW_ADDR[baseline]}") ;;
 	esac
 	timeout -k 5 "$CLIENT_TIMEOUT" ssh "${CLIENT[@]}" "${@:2:$#-2}" -l "$USER_NAME" "${dest[@]}" "$remote"
 }
