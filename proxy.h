@@ -53,6 +53,7 @@ struct proxy {
 	struct timespec lost_since;
 	unsigned long violation_channel;
 	int news;                     /* a channel callback took a note since the last pump */
+	int busy;                     /* libssh had work at the last look: see poll_sessions() */
 	unsigned long channels_opened;
 	unsigned long long bytes_to_upstream, bytes_to_client;
 	struct timespec last_activity;  /* channel data last moved (idle_timeout) */
