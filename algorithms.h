@@ -11,9 +11,10 @@
 #define KEX_POST_QUANTUM \
 	"mlkem768x25519-sha256,sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com"
 
-/* Toward clients: modern key exchange only (no NIST curves, no SHA-1). */
+/* Toward clients: modern key exchange only (no NIST curves, no SHA-1, no
+ * 2048-bit group: ssh-audit 3 warns on diffie-hellman-group14-sha256). */
 #define KEX_SERVER KEX_POST_QUANTUM ",curve25519-sha256,curve25519-sha256@libssh.org," \
-	"diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group14-sha256"
+	"diffie-hellman-group16-sha512,diffie-hellman-group18-sha512"
 
 /* Toward upstreams: the same preference, then what libssh 0.10 offers by
  * default, so that an upstream without curve25519 still connects. */

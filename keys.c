@@ -147,17 +147,21 @@ static enum ssh_keytypes_e key_type_named(const char *word)
 	return type;
 }
 
-/* Same, for the first word of s, without changing s. */
-static enum ssh_keytypes_e key_type_at(char *s)
+/* 1 when the first word of s (s is not changed) names a key type: one
+ * that libssh knows, or DSA, which OpenSSH still names but libssh 0.11 and
+ * later no longer know, so that such a line is reported as an unsupported
+ * key, not as a malformed line. */
+static int key_type_at(char *s)
 {
 	char *end = s + strcspn(s, " \t");
 	char saved = *end;
-	enum ssh_keytypes_e type;
+	int known;
 
 	*end = '\0';
-	type = key_type_named(s);
+	known = key_type_named(s) != SSH_KEYTYPE_UNKNOWN || strcmp(s, "ssh-dss") == 0 ||
+	        strcmp(s, "ssh-dss-cert-v01@openssh.com") == 0;
 	*end = saved;
-	return type;
+	return known;
 }
 
 /* Moves past the options the way OpenSSH reads them: up to the first blank
@@ -181,13 +185,13 @@ static char *skip_options(char *s)
 static const char *parse_key_line(char *s, struct key_line *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (key_type_at(s) == SSH_KEYTYPE_UNKNOWN) {
+	if (!key_type_at(s)) {
 		s = skip_options(s);
 		if (s == NULL)
 			return "unterminated quote in the options";
 		out->has_options = 1;
 		s = skip_blanks(s);
-		if (key_type_at(s) == SSH_KEYTYPE_UNKNOWN)
+		if (!key_type_at(s))
 			return "no key type that libssh knows";
 	}
 	out->type_name = cut_word(&s);

@@ -8,11 +8,14 @@ OpenSSH's strict key exchange (the Terrapin fix, December 2023). ssh-audit
 3.1 and later list the marker as a known pseudo-algorithm with no warning.
 This wrapper adds that one entry, as those versions have it, and otherwise
 runs ssh-audit unchanged, so that any other warning or failure still shows.
+On ssh-audit 3.x (Debian 13 and later), which knows it and keeps its table
+elsewhere, it changes nothing.
 """
 import sys
 
 from ssh_audit.ssh2_kexdb import SSH2_KexDB
 from ssh_audit.ssh_audit import main
 
-SSH2_KexDB.ALGORITHMS['kex'].setdefault('kex-strict-s-v00@openssh.com', [[]])
+if hasattr(SSH2_KexDB, 'ALGORITHMS'):
+    SSH2_KexDB.ALGORITHMS['kex'].setdefault('kex-strict-s-v00@openssh.com', [[]])
 sys.exit(main())

@@ -208,6 +208,14 @@ require_sshroute() {
 	[ -x "$SSHROUTE" ] || die "$SSHROUTE is not built (run make)"
 }
 
+# libssh_at_least MAJOR.MINOR: true when sshroute runs on that libssh or a
+# later one (from sshroute -V), for the few behaviours that differ.
+libssh_at_least() {
+	local have
+	have=$("$SSHROUTE" -V | sed -n 's/^libssh \([0-9]*\.[0-9]*\).*/\1/p')
+	[ -n "$have" ] && [ "$(printf '%s\n%s\n' "$1" "$have" | sort -V | head -n 1)" = "$1" ]
+}
+
 # ensure_users: create the test users (idempotent) and set their passwords.
 # A concurrent run may hold the password file lock for a moment: retry.
 ensure_users() {

@@ -75,4 +75,35 @@ expect_eq "-V lists what ssh-audit sees" "$kex" \
 # A login still works with the narrowed lists.
 out=$(gw_ssh gw srt-alice hostname </dev/null 2>&1)
 expect_eq "a login works with the narrowed lists" host-alice "$out"
+
+# What the client says about the key exchange. OpenSSH 10.1 and later warn
+# on every login without a post-quantum one; OpenSSH 9.9 and later have
+# mlkem768x25519-sha256. On libssh 0.12 the login through sshroute
+# negotiates it and prints no warning; before, it cannot.
+client=$(ssh -V 2>&1 | sed -n 's/^OpenSSH_\([0-9]*\.[0-9]*\).*/\1/p')
+at_least() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$1" ]; }
+verbose=$(gw_ssh gw srt-alice -v hostname </dev/null 2>&1 | tr -d "\r")
+negotiated=$(printf '%s\n' "$verbose" | sed -n 's/.*kex: algorithm: \([^ ]*\).*/\1/p')
+warning=$(printf '%s\n' "$verbose" | grep -i 'not using a post-quantum key exchange')
+if libssh_at_least 0.12 && at_least 9.9 "$client"; then
+	expect_eq "OpenSSH $client through sshroute on libssh $libssh: mlkem768x25519-sha256" \
+		mlkem768x25519-sha256 "$negotiated"
+	expect_eq "OpenSSH $client through sshroute on libssh $libssh: no post-quantum warning" "" "$warning"
+	if at_least 10.1 "$client"; then
+		# the control: the same client, made to use a classical key
+		# exchange with the upstream, warns in this output
+		control=$(up_ssh alice srt-alice -v -o KexAlgorithms=curve25519-sha256 hostname </dev/null 2>&1)
+		expect_match "control: OpenSSH $client warns on a classical key exchange" \
+			'not using a post-quantum key exchange' "$control"
+	fi
+elif at_least 10.1 "$client"; then
+	expect_match "OpenSSH $client through sshroute on libssh $libssh: classical key exchange" \
+		'^(curve25519-sha256|curve25519-sha256@libssh.org)$' "$negotiated"
+	expect_match "OpenSSH $client warns without post-quantum key exchange (see README)" \
+		'post-quantum' "$warning"
+else
+	expect_match "OpenSSH $client through sshroute on libssh $libssh: curve25519-sha256" \
+		'^(curve25519-sha256|curve25519-sha256@libssh.org)$' "$negotiated"
+	expect_eq "OpenSSH $client predates the post-quantum warning" "" "$warning"
+fi
 finish

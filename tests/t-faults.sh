@@ -403,8 +403,12 @@ kill_mid_transfer() {
 		kill_tree "$client"
 		return
 	fi
+	# OpenSSH 9.8 and later serve each connection from sshd-session (and
+	# authenticate in sshd-auth, from 10.0); before, from sshd itself
 	sshds=$(for p in $(descendants "${UP_PID[$up]}"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sshd ] && echo "$p"
+		case $(cat "/proc/$p/comm" 2>/dev/null) in
+		sshd | sshd-session | sshd-auth) echo "$p" ;;
+		esac
 	done)
 	# shellcheck disable=SC2086
 	kill -KILL "${UP_PID[$up]}" $sshds

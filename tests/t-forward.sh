@@ -804,8 +804,13 @@ out=$(nms --no-more)
 expect_match "no-more-sessions: the first session runs, a second one is refused" \
 	'^first: first
 second: refused' "$out"
-check_log_line "no-more-sessions: the gateway logs the refused session" "${GW_LOG[gw]}" \
-	"session channel requested after no-more-sessions"
+# libssh 0.11 and later refuse that channel themselves, before sshroute
+# sees it (the refusal is checked above); on 0.10 sshroute ends the
+# connection, and says why.
+if ! libssh_at_least 0.11; then
+	check_log_line "no-more-sessions: the gateway logs the refused session" "${GW_LOG[gw]}" \
+		"session channel requested after no-more-sessions"
+fi
 
 exec 8>&-
 check_no_passwords "no password in the log" "${GW_LOG[gw]}"
