@@ -567,7 +567,7 @@ static int abandon_upstream_kbdint(struct proxy *p)
 }
 
 /* Answers msg with an SSH_AUTH_* result, as the server callbacks do. */
-static void reply(struct proxy *p, ssh_message msg, int rc)
+static void reply(const struct proxy *p, ssh_message msg, int rc)
 {
 	if (rc == SSH_AUTH_SUCCESS || rc == SSH_AUTH_PARTIAL) {
 		ssh_message_auth_reply_success(msg, rc == SSH_AUTH_PARTIAL);

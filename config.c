@@ -835,7 +835,8 @@ static int check_lookup_program(struct parser *p, const char *word)
  * sets *uses_u when %u appears. */
 static int check_lookup(struct parser *p, const char *value, int *uses_u)
 {
-	char *copy = dup_or_report(p, value), *save = NULL, *word;
+	char *copy = dup_or_report(p, value), *save = NULL;
+	const char *word;
 	int words = 0, rc = copy == NULL ? -1 : 0;
 
 	for (word = copy ? strtok_r(copy, LOOKUP_BLANKS, &save) : NULL; word != NULL && rc == 0;

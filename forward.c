@@ -93,7 +93,7 @@ static struct pending_open *pending_tcpip_open(enum open_kind kind, ssh_message 
 }
 
 /* Asks the far side (nonblocking): SSH_OK, SSH_AGAIN or SSH_ERROR. */
-static int retry_open(struct pair *pr, const struct pending_open *po)
+static int retry_open(const struct pair *pr, const struct pending_open *po)
 {
 	switch (po->kind) {
 	case OPEN_DIRECT_TCPIP:
@@ -124,7 +124,7 @@ static const char *describe_target(const struct pending_open *po)
 }
 
 /* Waits up to wait_ms for the far side's answer. */
-static int first_answer(struct pair *pr, const struct pending_open *po, ssh_session far,
+static int first_answer(const struct pair *pr, const struct pending_open *po, ssh_session far,
                         int wait_ms)
 {
 	struct pollfd pfd = { ssh_get_fd(far), POLLIN, 0 };
@@ -143,7 +143,7 @@ void forward_open_abandon(struct pending_open *po)
 	pending_open_free(po);
 }
 
-int forward_open_step(struct pair *pr, struct pending_open *po)
+int forward_open_step(const struct pair *pr, struct pending_open *po)
 {
 	int rc = retry_open(pr, po);
 

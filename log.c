@@ -220,7 +220,7 @@ void log_record(enum log_level level, const char *message, const struct log_fiel
                 size_t n)
 {
 	static char field_text[RECORD_FIELDS_MAX][FIELD_MAX + 48];
-	char text[ESCAPED_MAX], value[FIELD_MAX], *extra[RECORD_FIELDS_MAX];
+	char text[ESCAPED_MAX], value[FIELD_MAX], *extra[RECORD_FIELDS_MAX] = { NULL };
 	size_t len, i;
 
 	if (level > current_level)

@@ -28,7 +28,7 @@ void pair_open_pending(struct pair *pr, struct pending_open *po, int toward_clie
 
 /* Asks the far side again; SSH_OK or SSH_ERROR (both free po), or
  * SSH_AGAIN. */
-int forward_open_step(struct pair *pr, struct pending_open *po);
+int forward_open_step(const struct pair *pr, struct pending_open *po);
 
 /* Forgets a pending open when its pair is freed. */
 void forward_open_abandon(struct pending_open *po);

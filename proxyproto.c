@@ -505,7 +505,7 @@ static ssize_t read_before(int fd, unsigned char *p, size_t want,
 
 int proxy_header_read(int fd, int timeout_ms, struct proxy_header *out, const char **why)
 {
-	unsigned char buf[PROXY_HEADER_MAX];
+	unsigned char buf[PROXY_HEADER_MAX] = { 0 };
 	struct timespec deadline;
 	size_t have = 0, want;
 	ssize_t got;

@@ -173,7 +173,7 @@ static int on_upstream_data(ssh_session s, ssh_channel c, void *data, uint32_t l
 {
 	struct pair *pr = userdata;
 	struct stream *st = is_stderr ? &pr->down_err : &pr->down_out;
-	struct stream *other = is_stderr ? &pr->down_out : &pr->down_err;
+	const struct stream *other = is_stderr ? &pr->down_out : &pr->down_err;
 
 	(void)s, (void)c, (void)data;
 	/* stdout and stderr share the channel's window */

@@ -82,6 +82,12 @@ echo $! >"$T/socket-activate.pid"
 wait
 EOF
 
+# Without systemd as PID 1 (a chroot), the mount points may be missing:
+# made here, removed at the end.
+made_dirs=()
+for d in /run/systemd /run/log; do
+	[ -d "$d" ] || { mkdir -m 755 "$d" && made_dirs+=("$d"); }
+done
 host_run_before=$(ls -A /run/systemd 2>/dev/null | tr '\n' ' ')
 host_sockets_before=$(ls -l /run/systemd/journal 2>&1)
 GW_ADDR[gw]=${NET}1 GW_PORT[gw]=2222
@@ -366,6 +372,7 @@ kill_tree "$NS_PID"
 expect_gone "journald, systemd-socket-activate and the namespace stopped" 5 \
 	"$NS_PID" "$JOURNALD_PID" "$(cat "$T/socket-activate.pid")"
 expect_eq "the machine's /run/systemd is as before" "$host_run_before" "$(ls -A /run/systemd 2>/dev/null | tr '\n' ' ')"
+for d in "${made_dirs[@]}"; do rmdir "$d"; done
 
 [ "$N_NOT_OK" = 0 ] || note "socket-activate:" "$(tail -n 5 "$T/socket-activate.log")" "journald:" "$(tail -n 5 "$T/journald.log")"
 finish
