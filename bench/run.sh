@@ -117,7 +117,7 @@ relay_cpu() {
 		while ! grep -qE '^[0-9.]+ [0-9.]+$' "$f" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.05; done
 	done
 	# shellcheck disable=SC2046
-	cat $(relay_files "$1") | awk '/^[0-9.]+ [0-9.]+$/ { s += $1 + $2; n++ } END { printf "%.3f %d\n", s, n }'
+	awk '/^[0-9.]+ [0-9.]+$/ { s += $1 + $2; n++ } END { printf "%.3f %d\n", s, n }' $(relay_files "$1")
 }
 
 # record ROUND VARIANT METRIC VALUE
