@@ -40,12 +40,13 @@ make_chroot() {
 	debootstrap --variant=minbase --include=make,ca-certificates "$SUITE" "$tmp" "$MIRROR" \
 		>"$BASE/debootstrap-$SUITE.log" 2>&1 ||
 		die "debootstrap failed: $(tail -n 5 "$BASE/debootstrap-$SUITE.log")"
-	# unstable's Release files may expire between mirror pushes
-	echo 'Acquire::Check-Valid-Until "false";' >"$tmp/etc/apt/apt.conf.d/99sshroute-check"
 	mv "$tmp" "$ROOT"
 }
 
 [ -x "$ROOT/usr/bin/make" ] || make_chroot
+# The archive's Release files for unstable may have expired (a mirror that
+# is not refreshed often): apt is told not to mind.
+echo 'Acquire::Check-Valid-Until "false";' >"$ROOT/etc/apt/apt.conf.d/99sshroute-check"
 
 # The source, as it is in the working tree.
 rm -rf "$ROOT/src"

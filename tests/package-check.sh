@@ -18,7 +18,7 @@ fail() { echo "not ok - $*"; echo "0 passed, 1 failed"; exit 1; }
 # policy.
 make deb LINTIAN_FAIL=error >build-deb.log 2>&1 || fail "make deb: $(tail -n 5 build-deb.log)"
 deb=$(ls build/deb/sshroute_*_*.deb) || fail "make deb made no .deb"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$deb" >/dev/null 2>&1 ||
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall "./$deb" >/dev/null 2>&1 ||
 	fail "apt-get install ./$deb"
 echo "ok - $deb installs"
 

@@ -370,7 +370,7 @@ Host *
 	StrictHostKeyChecking yes
 	PubkeyAuthentication no
 	HostbasedAuthentication no
-	GSSAPIAuthentication no
+	${GSSAPI_OFF[*]:+GSSAPIAuthentication no}
 	KbdInteractiveAuthentication no
 	PreferredAuthentications password
 	NumberOfPasswordPrompts 1
