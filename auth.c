@@ -741,7 +741,7 @@ static ssh_string on_gssapi_select_oid(ssh_session session, const char *user, in
 {
 	struct proxy *p = userdata;
 
-	(void)session, (void)n_oid, (void)oids;
+	(void)session; (void)n_oid; (void)oids;
 	if (begin_request(p, user) == GO_ON)
 		count_failure(p, "gssapi-with-mic");
 	return NULL;

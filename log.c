@@ -256,7 +256,7 @@ static libssh_line_fn libssh_watch;
  * log_route_libssh), so the watcher sees every line first. */
 static void libssh_log_line(int priority, const char *function, const char *buffer, void *userdata)
 {
-	(void)priority, (void)userdata;
+	(void)priority; (void)userdata;
 	if (libssh_watch)
 		libssh_watch(function, buffer);
 	if (current_level >= LOG_LEVEL_DEBUG)

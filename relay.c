@@ -160,7 +160,7 @@ static int on_client_data(ssh_session s, ssh_channel c, void *data, uint32_t len
 {
 	struct pair *pr = userdata;
 
-	(void)s, (void)c, (void)data;
+	(void)s; (void)c; (void)data;
 	check_window(pr, "client", len);
 	if (is_stderr)
 		return (int)len; /* clients have no stderr to send: drop it */
@@ -175,7 +175,7 @@ static int on_upstream_data(ssh_session s, ssh_channel c, void *data, uint32_t l
 	struct stream *st = is_stderr ? &pr->down_err : &pr->down_out;
 	const struct stream *other = is_stderr ? &pr->down_out : &pr->down_err;
 
-	(void)s, (void)c, (void)data;
+	(void)s; (void)c; (void)data;
 	/* stdout and stderr share the channel's window */
 	check_window(pr, "upstream", len + other->pending);
 	note_arrival(pr, st, len);
@@ -191,7 +191,7 @@ static void on_client_eof(ssh_session s, ssh_channel c, void *userdata)
 {
 	struct pair *pr = userdata;
 
-	(void)s, (void)c;
+	(void)s; (void)c;
 	stash_rest(&pr->up, pr->client);
 	pr->client_eof = 1;
 	pr->p->news = 1;
@@ -201,7 +201,7 @@ static void on_client_close(ssh_session s, ssh_channel c, void *userdata)
 {
 	struct pair *pr = userdata;
 
-	(void)s, (void)c;
+	(void)s; (void)c;
 	stash_rest(&pr->up, pr->client);
 	pr->client_eof = pr->client_closed = 1;
 	pr->p->news = 1;
@@ -211,7 +211,7 @@ static void on_upstream_eof(ssh_session s, ssh_channel c, void *userdata)
 {
 	struct pair *pr = userdata;
 
-	(void)s, (void)c;
+	(void)s; (void)c;
 	stash_rest(&pr->down_out, pr->upstream);
 	stash_rest(&pr->down_err, pr->upstream);
 	pr->upstream_eof = 1;
@@ -222,7 +222,7 @@ static void on_upstream_close(ssh_session s, ssh_channel c, void *userdata)
 {
 	struct pair *pr = userdata;
 
-	(void)s, (void)c;
+	(void)s; (void)c;
 	stash_rest(&pr->down_out, pr->upstream);
 	stash_rest(&pr->down_err, pr->upstream);
 	pr->upstream_eof = pr->upstream_closed = 1;
@@ -233,7 +233,7 @@ static void on_upstream_exit_status(ssh_session s, ssh_channel c, int status, vo
 {
 	struct pair *pr = userdata;
 
-	(void)s, (void)c;
+	(void)s; (void)c;
 	pr->exit_kind = EXIT_STATUS;
 	pr->exit_status = status;
 	pr->p->news = 1;
@@ -244,7 +244,7 @@ static void on_upstream_exit_signal(ssh_session s, ssh_channel c, const char *si
 {
 	struct pair *pr = userdata;
 
-	(void)s, (void)c;
+	(void)s; (void)c;
 	free(pr->exit_signal);
 	free(pr->exit_errmsg);
 	free(pr->exit_lang);
@@ -314,33 +314,33 @@ static int forward_request(struct pair *pr, enum request_kind kind, const char *
 static int on_pty_request(ssh_session s, ssh_channel c, const char *term, int cols, int rows,
                           int px_width, int px_height, void *userdata)
 {
-	(void)s, (void)c, (void)px_width, (void)px_height;
+	(void)s; (void)c; (void)px_width; (void)px_height;
 	return forward_request(userdata, REQ_PTY, term, NULL, cols, rows);
 }
 
 static int on_shell_request(ssh_session s, ssh_channel c, void *userdata)
 {
-	(void)s, (void)c;
+	(void)s; (void)c;
 	return forward_request(userdata, REQ_SHELL, NULL, NULL, 0, 0);
 }
 
 static int on_exec_request(ssh_session s, ssh_channel c, const char *command, void *userdata)
 {
-	(void)s, (void)c;
+	(void)s; (void)c;
 	return forward_request(userdata, REQ_EXEC, command, NULL, 0, 0);
 }
 
 static int on_subsystem_request(ssh_session s, ssh_channel c, const char *subsystem,
                                 void *userdata)
 {
-	(void)s, (void)c;
+	(void)s; (void)c;
 	return forward_request(userdata, REQ_SUBSYSTEM, subsystem, NULL, 0, 0);
 }
 
 static int on_env_request(ssh_session s, ssh_channel c, const char *name, const char *value,
                           void *userdata)
 {
-	(void)s, (void)c;
+	(void)s; (void)c;
 	return forward_request(userdata, REQ_ENV, name, value, 0, 0);
 }
 
@@ -350,7 +350,7 @@ static int on_window_change(ssh_session s, ssh_channel c, int cols, int rows, in
 {
 	struct pair *pr = userdata;
 
-	(void)s, (void)c, (void)px_width, (void)px_height;
+	(void)s; (void)c; (void)px_width; (void)px_height;
 	if (!upstream_open(pr))
 		return -1;
 	return request_answer(pr, ssh_channel_change_pty_size(pr->upstream, cols, rows),
@@ -362,7 +362,7 @@ static void on_agent_request(ssh_session s, ssh_channel c, void *userdata)
 {
 	struct pair *pr = userdata;
 
-	(void)s, (void)c;
+	(void)s; (void)c;
 	if (upstream_open(pr))
 		request_answer(pr, ssh_channel_request_auth_agent(pr->upstream), "auth-agent-req");
 }
@@ -404,7 +404,7 @@ static void on_signal(ssh_session s, ssh_channel c, const char *signal, void *us
 {
 	struct pair *pr = userdata;
 
-	(void)s, (void)c;
+	(void)s; (void)c;
 	if (upstream_open(pr))
 		request_answer(pr, ssh_channel_request_send_signal(pr->upstream, signal), "signal");
 }
@@ -1025,7 +1025,7 @@ static int all_drained(const struct proxy *p)
  * DRAIN_SECONDS have passed, or at once when the survivor is gone too. */
 static void end_when_drained(struct proxy *p, int survivor_gone)
 {
-	struct pair *pr;
+	const struct pair *pr;
 	struct timespec now;
 	int cut = 0;
 
