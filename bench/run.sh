@@ -287,7 +287,7 @@ while [ -n "$(pgrep -P "${UP_PID[up]}")" ] && [ "$SECONDS" -lt "$deadline" ]; do
 upleft=$(pgrep -P "${UP_PID[up]}" | wc -l)
 fds1=$(find "/proc/$GWPID/fd" -mindepth 1 | wc -l)
 {
-	nsenter -t "$GWPID" -m find /tmp /var/tmp /dev/shm -mindepth 1 ! -path "$T" ! -path "$T/*" ||
+	nsenter -t "$GWPID" -m -r find /tmp /var/tmp /dev/shm -mindepth 1 ! -path "$T" ! -path "$T/*" ||
 		echo "cannot look into the private /tmp of the gateway (nsenter failed)"
 	find /run /root/.ssh -xdev -newer "$T/marker" ! -path "$T" ! -path "$T/*" 2>/dev/null
 	find "$SRT_ROOT" "$T" -maxdepth 1 -name 'core*' -newer "$T/marker"

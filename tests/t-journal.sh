@@ -109,9 +109,11 @@ else
 		"before: $host_run_before; now: $(ls -A /run/systemd | tr '\n' ' ')"
 fi
 
-# jctl ARGS...: journalctl inside the namespace.
+# jctl ARGS...: journalctl inside the namespace. -r: entering a mount
+# namespace resets the root directory, and in a chroot (tests/chroot.sh)
+# that is not the root the namespace's journal is under.
 jctl() {
-	timeout 10 nsenter -t "$NS_PID" -m journalctl --no-pager "$@"
+	timeout 10 nsenter -t "$NS_PID" -m -r -w journalctl --no-pager "$@"
 }
 
 # The session end entries among `journalctl -o json MATCHES`: the first
@@ -328,7 +330,7 @@ if [ -x "$F2B_REGEX" ] && /usr/bin/python3 -c 'import systemd.journal' 2>/dev/nu
 	mkdir -p "$T/fail2ban/filter.d"
 	cp /etc/fail2ban/filter.d/common.conf "$SRT_ROOT/contrib/fail2ban/filter.d/sshroute.conf" \
 		"$T/fail2ban/filter.d/"
-	timeout 60 nsenter -t "$NS_PID" -m "$F2B_REGEX" -o ip systemd-journal \
+	timeout 60 nsenter -t "$NS_PID" -m -r -w "$F2B_REGEX" -o ip systemd-journal \
 		"$T/fail2ban/filter.d/sshroute.conf" 2>"$T/f2b.err" | sort | uniq -c | awk '{ print $2 "=" $1 }' |
 		tr '\n' ' ' >"$T/f2b.ips"
 	expect_eq "fail2ban-regex systemd-journal: the failures by address" \
@@ -353,7 +355,7 @@ expect_eq "one session end record per connection" \
 # Without -e nothing goes to stderr (under socket activation here it is
 # systemd-socket-activate's log; under inetd it would be the client).
 expect_eq "without -e sshroute writes nothing to stderr" "" \
-	"$(grep -av -e '^Connection from' -e '^Spawned ' -e '^Execing ' -e '^Child .* died' \
+	"$(grep -av -e '^Connection from' -e '^Spawned ' -e '^Execing ' -e '^Executing: ' -e '^Child .* died' \
 		-e '^Listening on ' -e '^Communication attempt' "$T/socket-activate.log" | head -n 3)"
 
 # ---------------------------------------------------------------- end
