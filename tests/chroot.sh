@@ -22,6 +22,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 BASE=${CHROOT_DIR:-$SRC/build/chroot}
 ROOT=$BASE/$SUITE
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+WORK=${CHROOT_WORK:-src}   # the copy's directory in the chroot: two runs need two
 
 say() { printf 'chroot %s: %s\n' "$SUITE" "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -49,14 +50,15 @@ make_chroot() {
 echo 'Acquire::Check-Valid-Until "false";' >"$ROOT/etc/apt/apt.conf.d/99sshroute-check"
 
 # The source, as it is in the working tree.
-rm -rf "$ROOT/src"
-"$SRC/tests/tree-copy.sh" "$ROOT/src"
+case $WORK in *[!a-z0-9]* | '') die "CHROOT_WORK: letters and digits only" ;; esac
+rm -rf "${ROOT:?}/$WORK"
+"$SRC/tests/tree-copy.sh" "$ROOT/$WORK"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 
 # The run, in its own mount namespace: nothing it mounts outlives it.
 # shellcheck disable=SC2016
 exec unshare --mount --propagation private sh -c '
-	root=$1; shift
+	root=$1 work=$2; shift 2
 	mount --bind "$root" "$root" &&
 	mount -t proc proc "$root/proc" &&
 	mount --rbind /sys "$root/sys" &&
@@ -64,6 +66,6 @@ exec unshare --mount --propagation private sh -c '
 	mount -t tmpfs -o mode=755 run "$root/run" &&
 	mount -t tmpfs -o mode=1777 tmp "$root/tmp" || exit 1
 	exec chroot "$root" /bin/sh -c "
-		cd /src && export LC_ALL=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin SRT_IN_CHROOT=1 &&
+		cd /$work && export LC_ALL=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin SRT_IN_CHROOT=1 &&
 		make deps >/dev/null && make clean >/dev/null && exec \"\$@\"" sh "$@"
-' sh "$ROOT" "$@"
+' sh "$ROOT" "$WORK" "$@"
