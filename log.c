@@ -167,6 +167,26 @@ static void write_syslog(enum log_level level, const char *text)
 	syslog(syslog_priority(level), "%s", text);
 }
 
+/* One line on stderr in one write(2): stderr is often a file shared with
+ * the process that started sshroute (systemd-socket-activate, xinetd),
+ * and glibc 2.37 and later write an unbuffered stream's printf output in
+ * pieces, between which that process's own lines landed. */
+static void write_stderr_line(enum log_level level, const char *text)
+{
+	char line[LINE_MAX_ + 64];
+	int n = snprintf(line, sizeof(line), "sshroute[%ld]: %s: %s\n", (long)getpid(),
+	                 level_names[level], text);
+
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return; /* nowhere left to say so */
+}
+
 /* message is escaped already; the session context is appended to it. */
 static void write_text(enum log_level level, const char *message, char *const *extra,
                        size_t n_extra)
@@ -176,8 +196,7 @@ static void write_text(enum log_level level, const char *message, char *const *e
 	context_suffix(suffix, sizeof(suffix));
 	snprintf(text, sizeof(text), "%s%s", message, suffix);
 	if (to_stderr) {
-		fprintf(stderr, "sshroute[%ld]: %s: %s\n", (long)getpid(), level_names[level], text);
-		fflush(stderr);
+		write_stderr_line(level, text);
 		return;
 	}
 	if (!journal_failed && journal_present() && write_journal(level, text, extra, n_extra) >= 0)

@@ -165,12 +165,17 @@ if [ "$n_fail" = 0 ]; then
 else
 	not_ok "$N_LOGINS logins all succeed" "$n_fail failed in $t_logins s; first: $(cat "$T"/fail.[0-9]* | head -n 2 | tr '\n' ' ')"
 fi
+# A connection's record comes just after its client has gone: wait for
+# the last sshroute to end before counting.
+wait_no_children gw 10
 records=$(($(grep -cF 'session end' "$LOG") - records0))
 clean=$(grep -F 'session end' "$LOG" | tail -n "$N_LOGINS" | grep -cF 'end="client closed" exit=0')
 if [ "$records" = "$N_LOGINS" ] && [ "$clean" = "$N_LOGINS" ]; then
 	ok "$N_LOGINS logins: $N_LOGINS session records, all end=\"client closed\" exit=0"
 else
-	not_ok "$N_LOGINS logins: one clean session record each" "$records records, $clean clean"
+	not_ok "$N_LOGINS logins: one clean session record each" "$records records, $clean clean; others: $(
+		grep -F 'session end' "$LOG" | tail -n "$N_LOGINS" | grep -vF 'end="client closed" exit=0' |
+			grep -o 'bytes_to_client=.*' | head -n 3 | tr '\n' ' ')"
 fi
 
 check_no_leftovers "$N_LOGINS logins: no sshroute process left" gw
