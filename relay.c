@@ -507,10 +507,14 @@ static void stash_rest(struct stream *st, ssh_channel src)
  * it, so writing up to the window (2 MiB for OpenSSH) would hold that
  * much twice over, in the carry and in libssh. The window is read just
  * before the write, and the write's own count is what moved. */
+static int output_waiting(ssh_channel dst)
+{
+	return (ssh_get_poll_flags(ssh_channel_get_session(dst)) & SSH_WRITE_PENDING) != 0;
+}
+
 static int takes_now(ssh_channel dst)
 {
-	return ssh_channel_window_size(dst) > 0 &&
-	       !(ssh_get_poll_flags(ssh_channel_get_session(dst)) & SSH_WRITE_PENDING);
+	return ssh_channel_window_size(dst) > 0 && !output_waiting(dst);
 }
 
 static int drain_carry(struct stream *st, ssh_channel dst, unsigned long long *counter)
@@ -519,7 +523,7 @@ static int drain_carry(struct stream *st, ssh_channel dst, unsigned long long *c
 	size_t n = st->len - st->off;
 	int w;
 
-	if (!takes_now(dst))
+	if (window == 0 || output_waiting(dst))
 		return 0;
 	if (n > window)
 		n = window;
