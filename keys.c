@@ -406,9 +406,9 @@ static int pattern_list_match(const char *name, const char *list)
 	return positive;
 }
 
-/* Decodes base64 text of len characters into out (size bytes); returns
+/* (keys.h) Decodes base64 text of len characters into out (size bytes); returns
  * the length, -1 when it is not base64 or does not fit. */
-static int decode_base64(const char *text, size_t len, unsigned char *out, size_t size)
+int base64_decode(const char *text, size_t len, unsigned char *out, size_t size)
 {
 	int n;
 
@@ -431,8 +431,8 @@ static int hashed_match(const char *name, const char *hashed)
 
 	if (bar == NULL)
 		return 0;
-	salt_len = decode_base64(salt64, (size_t)(bar - salt64), salt, sizeof(salt));
-	want_len = decode_base64(bar + 1, strlen(bar + 1), want, sizeof(want));
+	salt_len = base64_decode(salt64, (size_t)(bar - salt64), salt, sizeof(salt));
+	want_len = base64_decode(bar + 1, strlen(bar + 1), want, sizeof(want));
 	if (salt_len <= 0 || want_len != 20 ||
 	    HMAC(EVP_sha1(), salt, salt_len, (const unsigned char *)name, strlen(name), got,
 	         &got_len) == NULL || got_len != 20)

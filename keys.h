@@ -42,4 +42,8 @@ int known_hosts_check_markers(const char *path, known_hosts_report_fn report, vo
  * cannot be read. */
 int known_hosts_revoked(const char *path, const char *host, int port, const ssh_key key);
 
+/* Decodes base64 text of len characters (no line breaks) into out (size
+ * bytes). Returns the length, -1 when it is not base64 or does not fit. */
+int base64_decode(const char *text, size_t len, unsigned char *out, size_t size);
+
 #endif
