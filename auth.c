@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cert.h"
 #include "forward.h"
 #include "keys.h"
 #include "log.h"
@@ -289,20 +290,74 @@ static int accept_login(struct proxy *p, const char *method)
 	return SSH_AUTH_SUCCESS;
 }
 
+/* The certificate's key ID: who the client is and where from, each value
+ * as the session record writes it. */
+static void make_key_id(const struct proxy *p, char *out, size_t size)
+{
+	char user[320], from[96], port[32], route[320], number[16];
+
+	snprintf(number, sizeof(number), "%d", p->client_port);
+	log_format_field(user, sizeof(user), "user", p->user);
+	log_format_field(from, sizeof(from), "from", p->client_addr);
+	log_format_field(port, sizeof(port), "port", number);
+	log_format_field(route, sizeof(route), "route", p->target.route->pattern);
+	snprintf(out, size, "sshroute %s %s %s %s", user, from, port, route);
+}
+
+/* Logs in upstream with a fresh key and a certificate for it, signed by
+ * the route's CA. On a refusal the log names the CA and the principal. */
+static int try_certificate(struct proxy *p)
+{
+	char why[256], source[64];
+	struct cert_request req = { p->target.user, p->cert_key_id, source,
+	                            p->target.certificate_validity };
+	struct ca *ca = ca_load(p->target.certificate_authority, why, sizeof(why));
+	ssh_key key = NULL;
+	int rc = SSH_AUTH_ERROR;
+
+	make_key_id(p, p->cert_key_id, sizeof(p->cert_key_id));
+	if (ca == NULL)
+		log_error("cannot load certificate_authority %s: it is %s",
+		          p->target.certificate_authority, why);
+	else if (upstream_local_address(p->upstream, source, sizeof(source)) < 0)
+		log_error("cannot tell the address of the upstream connection for the certificate");
+	else if ((key = cert_issue(ca, &req, &p->cert_serial)) != NULL)
+		rc = upstream_auth_key(p->upstream, key);
+	if (key != NULL)
+		p->cert_issued = 1;
+	if (rc == SSH_AUTH_DENIED)
+		log_error("upstream %s:%d refused sshroute's certificate for principal %s (route %s, "
+		          "CA %s %s): the upstream's sshd_config needs TrustedUserCAKeys with the CA's "
+		          "public key (upstreams that take no certificates, such as dropbear and "
+		          "tinysshd, need an identity instead)", p->target.host, p->target.port, p->target.user,
+		          p->target.route->pattern, ca_type(ca), ca_fingerprint(ca));
+	ssh_key_free(key);
+	ca_free(ca);
+	return rc;
+}
+
 /* A client key that the route lists, signed by the client, logs in
- * upstream as the route's identity. Returns the upstream's SSH_AUTH_*
- * answer; a refusal of the identity ends the connection. */
+ * upstream with a certificate from the route's CA, or as the route's
+ * identity. Returns the upstream's SSH_AUTH_* answer; a refusal ends the
+ * connection, with one message for both. */
 static int try_identity(struct proxy *p)
 {
-	int rc = upstream_auth_identity(p->upstream, p->target.identity);
+	int rc;
 
-	if (rc == SSH_AUTH_DENIED) {
-		log_error("upstream %s:%d refused sshroute's identity %s for upstream user %s (route %s): "
-		          "add its public key to the upstream account's authorized_keys",
-		          p->target.host, p->target.port, p->target.identity, p->target.user,
-		          p->target.route->pattern);
-		proxy_end(p, EXIT_UPSTREAM, "upstream refused the identity", identity_refused_message);
+	if (p->target.certificate_authority != NULL) {
+		rc = try_certificate(p);
+	} else {
+		rc = upstream_auth_identity(p->upstream, p->target.identity);
+		if (rc == SSH_AUTH_DENIED)
+			log_error("upstream %s:%d refused sshroute's identity %s for upstream user %s "
+			          "(route %s): add its public key to the upstream account's "
+			          "authorized_keys", p->target.host, p->target.port, p->target.identity,
+			          p->target.user, p->target.route->pattern);
 	}
+	if (rc == SSH_AUTH_DENIED)
+		proxy_end(p, EXIT_UPSTREAM, p->target.certificate_authority
+		          ? "upstream refused the certificate" : "upstream refused the identity",
+		          identity_refused_message);
 	return rc;
 }
 

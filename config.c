@@ -13,6 +13,7 @@
  * a string, not a file) but check each value with the very setters that
  * route.ini's keys go through. */
 #include "config.h"
+#include "cert.h"
 #include "keys.h"
 
 #include <arpa/inet.h>
@@ -46,11 +47,11 @@ enum section_kind {
 
 enum server_key { KEY_HOST_KEY, KEY_KNOWN_HOSTS, KEY_SERVER_IDENTITY, KEY_LOGIN_GRACE_TIME,
 	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, KEY_PROXY_PROTOCOL, KEY_IDLE_TIMEOUT, KEY_MAX_SESSIONS,
-	N_SERVER_KEYS };
+	KEY_SERVER_CA, KEY_SERVER_CERT_VALIDITY, N_SERVER_KEYS };
 /* The keys a lookup answer may set come first: route_keys[0..N_ANSWER_KEYS)
  * are the answer's keys. */
 enum route_key { KEY_UPSTREAM, KEY_USER, KEY_AUTHORIZED_KEYS, KEY_IDENTITY, KEY_AUTH,
-	KEY_LOOKUP, KEY_LOOKUP_TIMEOUT, N_ROUTE_KEYS };
+	KEY_LOOKUP, KEY_LOOKUP_TIMEOUT, KEY_CA, KEY_CERT_VALIDITY, N_ROUTE_KEYS };
 #define N_ANSWER_KEYS (KEY_IDENTITY + 1)
 
 struct problem {
@@ -75,8 +76,8 @@ struct parser {
 	struct route draft;       /* the [route NAME] being read */
 	int draft_is_duplicate;
 	int route_key_line[N_ROUTE_KEYS];
-	size_t *keyed_routes;     /* routes with authorized_keys but no identity */
-	size_t n_keyed_routes;    /* of their own: they need the [server] one */
+	size_t *keyed_routes;     /* routes with authorized_keys but no identity or */
+	size_t n_keyed_routes;    /* CA of their own: they need the [server] one */
 	struct problem *problems;
 	size_t n_problems;
 	size_t lost_problems;     /* could not be stored: out of memory */
@@ -578,6 +579,37 @@ static char *checked_identity(struct parser *p, const char *value)
 	return path;
 }
 
+/* A CA key: checked as an identity is (no %u, mode, owner), and it must
+ * be a key cert.c can sign with. Returns a copy, NULL on a problem. */
+static char *checked_ca(struct parser *p, const char *value)
+{
+	char *path, why[256];
+	struct ca *ca;
+
+	if (strstr(value, "%u") != NULL) {
+		report(p, "certificate_authority \"%s\" may not contain %%u", value);
+		return NULL;
+	}
+	path = resolve_file(p, value);
+	if (path == NULL || check_private_key(p, "certificate_authority", path) < 0) {
+		free(path);
+		return NULL;
+	}
+	ca = ca_load(path, why, sizeof(why));
+	if (ca == NULL) {
+		report(p, "certificate_authority %s cannot sign certificates: it is %s", path, why);
+		free(path);
+		return NULL;
+	}
+	ca_free(ca);
+	return path;
+}
+
+static void parse_validity(struct parser *p, const char *value, int *out)
+{
+	parse_number(p, "certificate_validity", value, CERT_VALIDITY_MIN, CERT_VALIDITY_MAX, out);
+}
+
 /* ---- [server] keys ---- */
 
 static void set_host_key(struct parser *p, const char *value)
@@ -638,6 +670,16 @@ static void set_known_hosts(struct parser *p, const char *value)
 static void set_server_identity(struct parser *p, const char *value)
 {
 	p->cfg->identity = checked_identity(p, value);
+}
+
+static void set_server_ca(struct parser *p, const char *value)
+{
+	p->cfg->certificate_authority = checked_ca(p, value);
+}
+
+static void set_server_cert_validity(struct parser *p, const char *value)
+{
+	parse_validity(p, value, &p->cfg->certificate_validity);
 }
 
 static void set_login_grace_time(struct parser *p, const char *value)
@@ -740,6 +782,16 @@ static void set_authorized_keys(struct parser *p, const char *value)
 static void set_route_identity(struct parser *p, const char *value)
 {
 	p->draft.identity = checked_identity(p, value);
+}
+
+static void set_route_ca(struct parser *p, const char *value)
+{
+	p->draft.certificate_authority = checked_ca(p, value);
+}
+
+static void set_route_cert_validity(struct parser *p, const char *value)
+{
+	parse_validity(p, value, &p->draft.certificate_validity);
 }
 
 static int auth_method_bit(const char *name)
@@ -878,6 +930,8 @@ static const struct key_def server_keys[N_SERVER_KEYS] = {
 	[KEY_PROXY_PROTOCOL] = { "proxy_protocol", 0, set_proxy_protocol },
 	[KEY_IDLE_TIMEOUT] = { "idle_timeout", 0, set_idle_timeout },
 	[KEY_MAX_SESSIONS] = { "max_sessions", 0, set_max_sessions },
+	[KEY_SERVER_CA] = { "certificate_authority", 0, set_server_ca },
+	[KEY_SERVER_CERT_VALIDITY] = { "certificate_validity", 0, set_server_cert_validity },
 };
 
 static const struct key_def route_keys[N_ROUTE_KEYS] = {
@@ -888,6 +942,8 @@ static const struct key_def route_keys[N_ROUTE_KEYS] = {
 	[KEY_AUTH] = { "auth", 0, set_auth },
 	[KEY_LOOKUP] = { "lookup", 0, set_lookup },
 	[KEY_LOOKUP_TIMEOUT] = { "lookup_timeout", 0, set_lookup_timeout },
+	[KEY_CA] = { "certificate_authority", 0, set_route_ca },
+	[KEY_CERT_VALIDITY] = { "certificate_validity", 0, set_route_cert_validity },
 };
 
 /* Looks name up in keys, refuses repeats and empty values, then sets it.
@@ -926,6 +982,7 @@ static void free_route(struct route *r)
 	free(r->user);
 	free(r->authorized_keys);
 	free(r->identity);
+	free(r->certificate_authority);
 	free(r->lookup);
 	memset(r, 0, sizeof(*r));
 }
@@ -940,15 +997,16 @@ static const struct route *find_route_by_pattern(const struct config *cfg, const
 	return NULL;
 }
 
-/* A route with authorized_keys and no identity of its own needs the one of
- * [server], which may still come further down: noted here, checked by
+/* A route with authorized_keys and no identity or CA of its own needs one
+ * of [server], which may still come further down: noted here, checked by
  * check_identities. Keys that were given count, even with a bad value, so
  * that one mistake is not reported twice. */
 static void note_keyed_route(struct parser *p, size_t index)
 {
 	size_t *grown;
 
-	if (p->route_key_line[KEY_AUTHORIZED_KEYS] == 0 || p->route_key_line[KEY_IDENTITY] != 0)
+	if (p->route_key_line[KEY_AUTHORIZED_KEYS] == 0 || p->route_key_line[KEY_IDENTITY] != 0 ||
+	    p->route_key_line[KEY_CA] != 0)
 		return;
 	grown = realloc(p->keyed_routes, (p->n_keyed_routes + 1) * sizeof(*grown));
 	if (grown == NULL) {
@@ -1253,18 +1311,18 @@ static void check_required(struct parser *p)
 		report_at(p, 0, "no [route NAME] section: nobody could log in");
 }
 
-/* Once the whole file is read, [server] identity is known or not. */
+/* Once the whole file is read, [server] identity and CA are known. */
 static void check_identities(struct parser *p)
 {
 	const struct route *r;
 	size_t i;
 
-	if (p->server_key_line[KEY_SERVER_IDENTITY] != 0)
+	if (p->server_key_line[KEY_SERVER_IDENTITY] != 0 || p->server_key_line[KEY_SERVER_CA] != 0)
 		return;
 	for (i = 0; i < p->n_keyed_routes; i++) {
 		r = &p->cfg->routes[p->keyed_routes[i]];
-		report_at(p, r->line, "[route %s] has authorized_keys but no identity "
-		          "(set identity here or in [server])", r->pattern);
+		report_at(p, r->line, "[route %s] has authorized_keys but no identity or "
+		          "certificate_authority (set one here or in [server])", r->pattern);
 	}
 }
 
@@ -1274,6 +1332,7 @@ static void init_config(struct config *cfg)
 	cfg->login_grace_time = DEFAULT_LOGIN_GRACE_TIME;
 	cfg->max_auth_tries = DEFAULT_MAX_AUTH_TRIES;
 	cfg->max_sessions = DEFAULT_MAX_SESSIONS;
+	cfg->certificate_validity = CERT_VALIDITY_DEFAULT;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -1355,6 +1414,7 @@ void config_free(struct config *cfg)
 	free(cfg->host_keys);
 	free(cfg->known_hosts);
 	free(cfg->identity);
+	free(cfg->certificate_authority);
 	for (i = 0; i < cfg->n_routes; i++)
 		free_route(&cfg->routes[i]);
 	free(cfg->routes);
@@ -1413,6 +1473,20 @@ static const struct route *find_route(const struct config *cfg, const char *user
 	return NULL;
 }
 
+/* The more specific setting wins: a route's CA, else the route's own
+ * identity, else [server]'s CA, else [server]'s identity. Within one
+ * section the CA wins over the identity. */
+static void choose_certificate_authority(const struct config *cfg, const struct route *r,
+                                         struct route_target *out)
+{
+	if (r->certificate_authority != NULL)
+		out->certificate_authority = r->certificate_authority;
+	else if (r->identity == NULL)
+		out->certificate_authority = cfg->certificate_authority;
+	out->certificate_validity = r->certificate_validity ? r->certificate_validity
+	                                                    : cfg->certificate_validity;
+}
+
 static int expand_route(const struct config *cfg, const struct route *r, const char *user,
                         struct route_target *out)
 {
@@ -1420,6 +1494,7 @@ static int expand_route(const struct config *cfg, const struct route *r, const c
 	out->route = r;
 	out->port = r->port;
 	out->identity = r->identity != NULL ? r->identity : cfg->identity;
+	choose_certificate_authority(cfg, r, out);
 	out->auth = r->auth;
 	/* No host: a lookup route whose answer gives it; out->host stays "". */
 	if (r->host != NULL && expand_template(r->host, user, out->host, sizeof(out->host)) < 0)
@@ -1650,6 +1725,43 @@ static void check_answer_shared_keys(struct parser *p, const struct route *r)
 	          "add %%u to the path or set user)", r->pattern, keys, why);
 }
 
+/* 1 when named (NULL: none) is the file of st, however spelt. */
+static int same_file(const struct stat *st, const char *named)
+{
+	struct stat other;
+
+	return named != NULL && stat(named, &other) == 0 && other.st_dev == st->st_dev &&
+	       other.st_ino == st->st_ino;
+}
+
+/* 1 when path is the identity of [server] or of a route. */
+static int identity_is_named(const struct config *cfg, const char *path)
+{
+	struct stat st;
+	size_t i;
+
+	if (stat(path, &st) < 0)
+		return 0;
+	if (same_file(&st, cfg->identity))
+		return 1;
+	for (i = 0; i < cfg->n_routes; i++)
+		if (same_file(&st, cfg->routes[i].identity))
+			return 1;
+	return 0;
+}
+
+/* An answer chooses among the identities route.ini names, and names no
+ * key file of its own: any file sshroute can read would do otherwise,
+ * its host key included. */
+static void check_answer_identity(struct parser *p, const struct config *cfg)
+{
+	const char *path = p->draft.identity;
+
+	if (path != NULL && !identity_is_named(cfg, path))
+		report_at(p, p->route_key_line[KEY_IDENTITY], "identity %s is not one that route.ini "
+		          "names (an answer may only choose the identity of [server] or of a route)", path);
+}
+
 /* Checks of the answer as a whole, over the route it completes. */
 static void check_answer(struct parser *p, const struct config *cfg, const struct route *r)
 {
@@ -1660,9 +1772,11 @@ static void check_answer(struct parser *p, const struct config *cfg, const struc
 	/* As in route.ini: a client that logs in with a key leaves us no
 	 * password to pass on, so the upstream needs our own key. */
 	if (keys_line != 0 && p->route_key_line[KEY_IDENTITY] == 0 && r->identity == NULL &&
-	    cfg->identity == NULL)
+	    cfg->identity == NULL && r->certificate_authority == NULL &&
+	    cfg->certificate_authority == NULL)
 		report_at(p, keys_line, "authorized_keys but no identity (give identity in the answer, "
-		          "the route or [server])");
+		          "or identity or certificate_authority in the route or [server])");
+	check_answer_identity(p, cfg);
 	if (r->auth == AUTH_PUBLICKEY && keys_line == 0 && r->authorized_keys == NULL)
 		report_at(p, 0, "[route %s] allows only publickey and the answer gives no "
 		          "authorized_keys: nobody could log in", r->pattern);

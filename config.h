@@ -38,6 +38,8 @@ struct route {
 	char *user;      /* upstream user template (may hold %u), NULL: the client's name */
 	char *authorized_keys;  /* client keys file template (may hold %u), NULL: none */
 	char *identity;  /* private key for the upstream, NULL: use the server's */
+	char *certificate_authority;  /* CA key for upstream certificates, NULL: none here */
+	int certificate_validity;     /* seconds, 0: the server's */
 	int auth;        /* AUTH_* bits, default AUTH_ALL */
 	char *lookup;          /* lookup command line (may hold %u), NULL: none */
 	int lookup_timeout;    /* seconds, 1..300, default LOOKUP_TIMEOUT_DEFAULT */
@@ -50,6 +52,8 @@ struct config {
 	size_t n_host_keys;
 	char *known_hosts;
 	char *identity;              /* default private key for the upstream, NULL = none */
+	char *certificate_authority; /* default CA key for upstream certificates, NULL = none */
+	int certificate_validity;    /* seconds; default CERT_VALIDITY_DEFAULT (cert.h) */
 	int login_grace_time;        /* seconds, 0 = no limit; default 30 */
 	int max_auth_tries;          /* default 6 */
 	int max_sessions;            /* session channels open at once; default 10 */
@@ -69,6 +73,11 @@ struct route_target {
 	char authorized_keys[ROUTE_PATH_MAX];  /* expanded, "" = none */
 	const char *identity;  /* the route's or else the server's path, NULL = none
 	                        * (or identity_buf, when a lookup answer gave it) */
+	const char *certificate_authority;  /* the CA that signs a certificate for the
+	                        * upstream login instead of identity, NULL = none: the
+	                        * route's CA, else the route's identity, else the
+	                        * server's CA, else the server's identity is used */
+	int certificate_validity;           /* seconds */
 	int auth;              /* the route's AUTH_* bits; AUTH_PUBLICKEY is cleared
 	                        * when there is no authorized_keys */
 	char identity_buf[ROUTE_PATH_MAX];  /* holds an identity from a lookup answer:

@@ -225,6 +225,21 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* key=value, with value (escaped already) quoted when it holds a space,
+ * so that the line splits back. Returns what snprintf returns. */
+static size_t format_pair(char *out, size_t size, const char *key, const char *value)
+{
+	return (size_t)snprintf(out, size, strchr(value, ' ') ? "%s=\"%s\"" : "%s=%s", key, value);
+}
+
+void log_format_field(char *out, size_t size, const char *key, const char *value)
+{
+	char escaped[FIELD_MAX];
+
+	escape(escaped, sizeof(escaped), value);
+	format_pair(out, size, key, escaped);
+}
+
 /* "SSHROUTE_KEY=value" for the journal, whose field names are upper case. */
 static void journal_field(char *out, size_t size, const char *key, const char *value)
 {
@@ -247,11 +262,10 @@ void log_record(enum log_level level, const char *message, const struct log_fiel
 	len = (size_t)snprintf(text, sizeof(text), "%s", message);
 	for (i = 0; i < n && i < RECORD_FIELDS_MAX; i++) {
 		escape(value, sizeof(value), fields[i].value);
-		/* a value with spaces is quoted, so that the line splits back */
 		if (len < sizeof(text))
-			len += (size_t)snprintf(text + len, sizeof(text) - len,
-			                        strchr(value, ' ') ? " %s=\"%s\"" : " %s=%s",
-			                        fields[i].key, value);
+			len += (size_t)snprintf(text + len, sizeof(text) - len, " ");
+		if (len < sizeof(text))
+			len += format_pair(text + len, sizeof(text) - len, fields[i].key, value);
 		journal_field(field_text[i], sizeof(field_text[i]), fields[i].key, value);
 		extra[i] = field_text[i];
 	}

@@ -53,6 +53,10 @@ struct log_field {
 void log_record(enum log_level level, const char *message, const struct log_field *fields,
                 size_t n);
 
+/* key=value as a record shows it (value escaped, quoted when it holds a
+ * space), into out (size bytes, truncated to fit). */
+void log_format_field(char *out, size_t size, const char *key, const char *value);
+
 /* Logs an error line and exits with code. */
 void die(enum exit_code code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));

@@ -14,6 +14,9 @@ struct pair;
  * max_sessions; these bound the rest): channels of any kind open at once,
  * sessions included, and ports the upstream listens on for ssh -R. */
 #define MAX_CHANNELS 64
+
+/* The longest key ID of a certificate sshroute makes: its four fields. */
+#define CERT_KEY_ID_MAX 1024
 #define MAX_LISTENERS 16
 
 struct proxy {
@@ -42,6 +45,9 @@ struct proxy {
 	struct timespec attempt_started;
 	int authenticated;
 	const char *auth_method;      /* the method that logged the user in */
+	int cert_issued;              /* a certificate was made for the upstream login */
+	unsigned long long cert_serial;
+	char cert_key_id[CERT_KEY_ID_MAX];
 
 	struct pair *pairs;           /* relayed channels */
 	int n_channels;               /* pairs open (or opening), of any kind */

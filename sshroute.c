@@ -23,6 +23,7 @@
 
 #include "algorithms.h"
 #include "auth.h"
+#include "cert.h"
 #include "config.h"
 #include "log.h"
 #include "lookup.h"
@@ -114,6 +115,25 @@ static void print_methods(int auth)
 	       auth & AUTH_KBDINT ? "keyboard-interactive" : (auth ? "" : "none"));
 }
 
+/* How a client who logs in with a listed key is logged in upstream. */
+static void print_upstream_auth(const struct route_target *t)
+{
+	struct ca *ca;
+	char why[256];
+
+	if (t->certificate_authority == NULL) {
+		printf("upstream auth: identity\nidentity: %s\n", t->identity ? t->identity : "(none)");
+		return;
+	}
+	ca = ca_load(t->certificate_authority, why, sizeof(why));
+	printf("upstream auth: certificate\ncertificate_authority: %s (%s %s)\n"
+	       "certificate_validity: %d s\n", t->certificate_authority, ca ? ca_type(ca) : "?",
+	       ca ? ca_fingerprint(ca) : why, t->certificate_validity);
+	if (t->identity != NULL)
+		printf("identity: %s (not used: the certificate authority wins)\n", t->identity);
+	ca_free(ca);
+}
+
 static void print_route(const struct config *cfg, const struct route_target *t)
 {
 	printf("route: %s  (%s:%d)\n", t->route->pattern, cfg->path, t->route->line);
@@ -121,9 +141,10 @@ static void print_route(const struct config *cfg, const struct route_target *t)
 		printf("lookup: %s\n", t->route->lookup);
 	printf("upstream: %s\nport: %d\nuser: %s\n", t->host, t->port, t->user);
 	print_methods(t->auth);
-	if (t->authorized_keys[0])
-		printf("authorized_keys: %s\nidentity: %s\n", t->authorized_keys,
-		       t->identity ? t->identity : "(none)");
+	if (t->authorized_keys[0]) {
+		printf("authorized_keys: %s\n", t->authorized_keys);
+		print_upstream_auth(t);
+	}
 }
 
 static int show_route(const char *file, const char *user)
@@ -386,12 +407,13 @@ static double seconds_since(const struct timespec *start)
 static void log_session_record(const struct proxy *p, int code, const char *reason)
 {
 	char port[16], duration[32], up[32], down[32], channels[24], status[16], exit_code[8],
-		upstream[ROUTE_HOST_MAX + 16], memory[24];
+		upstream[ROUTE_HOST_MAX + 16], memory[24], serial[24];
 	struct rusage ru;
 	struct log_field fields[] = {
 		{ "client_addr", p->client_addr }, { "client_port", port },
 		{ "user", p->user ? p->user : "" }, { "upstream", upstream },
-		{ "method", p->auth_method ? p->auth_method : "" }, { "duration", duration },
+		{ "method", p->auth_method ? p->auth_method : "" }, { "cert_serial", serial },
+		{ "cert_key_id", p->cert_issued ? p->cert_key_id : "" }, { "duration", duration },
 		{ "bytes_to_upstream", up }, { "bytes_to_client", down },
 		{ "channels", channels }, { "exit_status", status },
 		{ "peak_memory_kib", memory }, { "end", reason ? reason : "" },
@@ -408,6 +430,9 @@ static void log_session_record(const struct proxy *p, int code, const char *reas
 	snprintf(channels, sizeof(channels), "%lu", p->channels_opened);
 	snprintf(status, sizeof(status), "%d", p->last_exit_status);
 	snprintf(exit_code, sizeof(exit_code), "%d", code);
+	snprintf(serial, sizeof(serial), "%s", "");
+	if (p->cert_issued)
+		snprintf(serial, sizeof(serial), "%llu", p->cert_serial);
 	/* the peak resident size (VmHWM): what a peer made this process use */
 	if (getrusage(RUSAGE_SELF, &ru) < 0)
 		ru.ru_maxrss = 0;

@@ -6,8 +6,11 @@
  * and a revoked key is refused before libssh looks at the others. */
 #include "upstream.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 
 #include "algorithms.h"
 #include "keys.h"
@@ -183,6 +186,24 @@ int upstream_auth_identity(ssh_session upstream, const char *path)
 	rc = ssh_userauth_publickey(upstream, NULL, key);
 	ssh_key_free(key);
 	return rc;
+}
+
+int upstream_auth_key(ssh_session upstream, ssh_key key)
+{
+	return ssh_userauth_publickey(upstream, NULL, key);
+}
+
+int upstream_local_address(ssh_session upstream, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = ssh_get_fd(upstream);
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0)
+		return -1;
+	out[strcspn(out, "%")] = '\0';   /* an IPv6 scope: not part of an address list */
+	return 0;
 }
 
 int upstream_methods_left(ssh_session upstream)

@@ -26,6 +26,14 @@ int upstream_auth_password(ssh_session upstream, const char *password);
  * load (logged). */
 int upstream_auth_identity(ssh_session upstream, const char *path);
 
+/* Authenticates with key (a private key, with a certificate attached or
+ * not). Returns the SSH_AUTH_* result. */
+int upstream_auth_key(ssh_session upstream, ssh_key key);
+
+/* The numeric address sshroute's end of the upstream connection has, as
+ * the upstream sees it. Returns 0, or -1 when it is not known. */
+int upstream_local_address(ssh_session upstream, char *out, size_t size);
+
 /* The methods the upstream still accepts, after a failure or a partial
  * success. */
 int upstream_methods_left(ssh_session upstream);

@@ -67,6 +67,12 @@ expect_match() {
 	if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1"; else not_ok "$1" "expected /$2/ in '$3'"; fi
 }
 
+# expect_contains NAME TEXT FIXED_STRING: TEXT holds FIXED_STRING (which
+# may span lines).
+expect_contains() {
+	if [[ "$2" == *"$3"* ]]; then ok "$1"; else not_ok "$1" "expected '$3' in '$2'"; fi
+}
+
 # memory_check_applies NAME: true when sshroute's resident memory can be
 # checked against a limit. Under a sanitizer it cannot: NAME then passes
 # as skipped ("ok - NAME # SKIP ..."), and the caller measures nothing.
@@ -571,6 +577,35 @@ gw_key_ssh() {
 	gw_ssh_auth "$gw" "$user" -i "$key" -o PubkeyAuthentication=yes \
 		-o PasswordAuthentication=no -o KbdInteractiveAuthentication=no \
 		-o BatchMode=yes "$@"
+}
+
+# key_login CASE USER KEY EXPECTED [SSH ARGS...]: through gateway "gw", the
+# key logs in and the# session lands on EXPECTED ("host user").
+key_login() {
+	local name=$1 user=$2 key=$3 want=$4 out rc
+	shift 4
+	# shellcheck disable=SC2016
+	out=$(SRT_CMD='echo "$(hostname) $(whoami)"' gw_key_ssh gw "$user" "$key" "$@" </dev/null 2>"$T/err")
+	rc=$?
+	if [ "$rc" = 0 ] && [ "$out" = "$want" ]; then
+		ok "$name"
+	else
+		not_ok "$name" "exit $rc, stdout '$out', stderr '$(cat "$T/err")'"
+	fi
+}
+
+# key_refused_upstream CASE USER KEY: through gateway "gw", the upstream
+# refuses sshroute's key (its identity or certificate), and the client is
+# told so.
+key_refused_upstream() {
+	local out rc
+	out=$(LOGLEVEL=INFO gw_key_ssh gw "$2" "$3" </dev/null 2>"$T/err")
+	rc=$?
+	if [ "$rc" = 255 ] && [ -z "$out" ] && grep -qF "refused sshroute's key" "$T/err"; then
+		ok "$1"
+	else
+		not_ok "$1" "exit $rc, stdout '$out', stderr '$(cat "$T/err")'"
+	fi
 }
 
 # gw_kbdint_ssh GW USER [SSH ARGS...]: keyboard-interactive only.

@@ -111,21 +111,6 @@ start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
 
 # ---------------------------------------------------------------- helpers
 
-# key_login CASE USER KEY EXPECTED [SSH ARGS...]: the key logs in and the
-# session lands on EXPECTED ("host user").
-key_login() {
-	local name=$1 user=$2 key=$3 want=$4 out rc
-	shift 4
-	# shellcheck disable=SC2016
-	out=$(SRT_CMD='echo "$(hostname) $(whoami)"' gw_key_ssh gw "$user" "$key" "$@" </dev/null 2>"$T/err")
-	rc=$?
-	if [ "$rc" = 0 ] && [ "$out" = "$want" ]; then
-		ok "$name"
-	else
-		not_ok "$name" "exit $rc, stdout '$out', stderr '$(cat "$T/err")'"
-	fi
-}
-
 # key_refused CASE USER KEY [SSH ARGS...]: the key does not log in; ssh
 # says "Permission denied". Sets REFUSAL to ssh's stderr.
 key_refused() {
@@ -267,15 +252,7 @@ fi
 
 # ---------------------------------------------------------------- identity refused
 
-REFUSED_KEY="refused sshroute's key"
-out=$(LOGLEVEL=INFO gw_key_ssh gw srt-dave "$K/bob" </dev/null 2>"$T/err")
-rc=$?
-if [ "$rc" = 255 ] && [ -z "$out" ] && grep -qF "$REFUSED_KEY" "$T/err"; then
-	ok "upstream refuses the identity: the client is told so"
-else
-	not_ok "upstream refuses the identity: the client is told so" \
-		"exit $rc, stdout '$out', stderr '$(cat "$T/err")'"
-fi
+key_refused_upstream "upstream refuses the identity: the client is told so" srt-dave "$K/bob"
 check_log_line "upstream refuses the identity: the log names identity and route" "${GW_LOG[gw]}" \
 	"error" "$K/id_server" "srt-dave"
 

@@ -81,6 +81,10 @@ static void make_fixtures(void)
 	chmod("id2", 0600);
 	run("cp id id640");
 	chmod("id640", 0640);
+	run("ssh-keygen -q -t ed25519 -N '' -C '' -f ca");
+	run("ssh-keygen -q -t rsa -b 2048 -m PEM -N '' -C '' -f capem");
+	chmod("ca", 0600);
+	chmod("capem", 0600);
 	write_file("ak", "", 0644);
 	write_file("ak%u", "", 0644);
 	write_file("ak000", "", 0000);
@@ -279,6 +283,23 @@ static void expect_keys(const char *name, const struct config *cfg, const char *
 		fail(name, "\"%s\" got authorized_keys \"%s\" identity %s auth %d (route %s), "
 		     "expected \"%s\" %s %d", user, t.authorized_keys, t.identity ? t.identity : "NULL",
 		     t.auth, t.route->pattern, authorized_keys, identity ? identity : "NULL", auth);
+	else
+		pass(name);
+}
+
+/* Looks user up and checks which CA (NULL: none, the identity is used)
+ * and validity the target has. */
+static void expect_ca(const char *name, const struct config *cfg, const char *user,
+                      const char *ca, int validity)
+{
+	struct route_target t;
+
+	if (route_lookup(cfg, user, &t) != 0)
+		fail(name, "no route for \"%s\"", user);
+	else if (!same_string(t.certificate_authority, ca) || t.certificate_validity != validity)
+		fail(name, "\"%s\" got CA %s validity %d, expected %s %d", user,
+		     t.certificate_authority ? t.certificate_authority : "NULL", t.certificate_validity,
+		     ca ? ca : "NULL", validity);
 	else
 		pass(name);
 }
@@ -573,6 +594,46 @@ static void test_identity_order(void)
 	config_free(&cfg);
 }
 
+/* certificate_authority and certificate_validity (issue 15): which of
+ * CA and identity a route uses. */
+static void test_certificate_authority(void)
+{
+	char text[2048];
+	struct config cfg;
+
+	format_text(text, sizeof(text), SERVER_ID "certificate_authority = ca\n"
+	            "[route a]\nupstream = h\nauthorized_keys = %s/ak\n"
+	            "[route b]\nupstream = h\nauthorized_keys = %s/ak\nidentity = id2\n"
+	            "[route c]\nupstream = h\nauthorized_keys = %s/ak\nidentity = id2\n"
+	            "certificate_authority = ca\ncertificate_validity = 3600\n"
+	            "[route d]\nupstream = h\n", tmpdir, tmpdir, tmpdir);
+	if (load_good("certificate_authority in [server] and a route", text, &cfg) == 0) {
+		expect_ca("CA: [server]'s wins over [server]'s identity, validity 120", &cfg, "a", "ca", 120);
+		expect_ca("CA: a route's identity wins over [server]'s CA", &cfg, "b", NULL, 120);
+		expect_ca("CA: within a route the CA wins, with the route's validity", &cfg, "c", "ca", 3600);
+	}
+	config_free(&cfg);
+	format_text(text, sizeof(text), SERVER "certificate_authority = ca\ncertificate_validity = 10\n"
+	            "[route a]\nupstream = h\nauthorized_keys = %s/ak\n", tmpdir);
+	if (load_good("a CA alone serves routes with keys", text, &cfg) == 0)
+		expect_ca("CA: [server]'s validity", &cfg, "a", "ca", 10);
+	config_free(&cfg);
+	expect_problems("certificate_authority errors",
+	                SERVER "certificate_authority = capem\ncertificate_validity = 9\n" /* 4, 5 */
+	                "[route a]\nupstream = h\ncertificate_authority = keys/%u\n"      /* 8 */
+	                "certificate_validity = 3601\n"                                    /* 9 */
+	                "[route b]\nupstream = h\ncertificate_authority = hkpw\n"         /* 12 */
+	                "[route c]\nupstream = h\ncertificate_authority = ca\n"
+	                "certificate_authority = ca\n",                                    /* 16 */
+	                WANT({ 4, "certificate_authority capem cannot sign certificates: it is not in "
+	                          "OpenSSH's private key format" },
+	                     { 5, "certificate_validity" },
+	                     { 8, "certificate_authority \"keys/%u\" may not contain %u" },
+	                     { 9, "certificate_validity" },
+	                     { 12, "certificate_authority hkpw is not a usable private key" },
+	                     { 16, "\"certificate_authority\" given twice" }));
+}
+
 /* ---- cases: errors ---- */
 
 static void test_section_errors(void)
@@ -846,7 +907,8 @@ static void test_identity_errors(void)
 	            "[route d]\nupstream = h\nauthorized_keys = %s/ak\nidentity = id\n",  /* 12 */
 	            tmpdir, tmpdir);
 	expect_problems("authorized_keys without any identity", text,
-	                WANT({ 4, "[route a] has authorized_keys but no identity (set identity here or in [server])" },
+	                WANT({ 4, "[route a] has authorized_keys but no identity or certificate_authority "
+	                          "(set one here or in [server])" },
 	                     { 9, "[route c*] has authorized_keys but no identity" }));
 	format_text(text, sizeof(text), SERVER
 	            "[route a]\nupstream = h\nauthorized_keys = %s/ak\nidentity = id640\n"
@@ -1478,6 +1540,12 @@ static void test_answer_refused(void)
 	                  "lookup = /bin/sh\nupstream = h\nlookup_timeout = 1\n",
 	                  WANT({ 1, "key \"lookup\" is not allowed" },
 	                       { 3, "key \"lookup_timeout\" is not allowed" }));
+	expect_bad_answer("answer: certificate_authority is not allowed", &cfg, "*", "bob",
+	                  "upstream = h\ncertificate_authority = ca\n",
+	                  WANT({ 2, "key \"certificate_authority\" is not allowed" }));
+	expect_bad_answer("answer: an identity route.ini does not name (the host key)", &cfg, "*",
+	                  "bob", "upstream = h\nidentity = hk\n",
+	                  WANT({ 2, "identity hk is not one that route.ini names" }));
 	expect_bad_answer("answer: unknown key", &cfg, "*", "bob", "upstream = h\ncolour = red\n",
 	                  WANT({ 2, "key \"colour\" is not allowed" }));
 	expect_bad_answer("answer: key given twice", &cfg, "*", "bob", "upstream = a\nupstream = b\n",
@@ -1624,6 +1692,7 @@ int main(void)
 	test_answer_refused();
 	test_answer_values();
 	test_answer_bytes();
+	test_certificate_authority();
 
 	test_section_errors();
 	test_key_errors();
