@@ -198,11 +198,14 @@ int upstream_local_address(ssh_session upstream, char *out, size_t size)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	int fd = ssh_get_fd(upstream);
+	char *scope;
 
 	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
 	    getnameinfo((struct sockaddr *)&ss, len, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0)
 		return -1;
-	out[strcspn(out, "%")] = '\0';   /* an IPv6 scope: not part of an address list */
+	scope = strchr(out, '%');   /* an IPv6 scope: not part of an address list */
+	if (scope != NULL)
+		*scope = '\0';
 	return 0;
 }
 
