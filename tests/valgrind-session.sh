@@ -2,8 +2,9 @@
 # tests/valgrind-session.sh (make check-valgrind): sshroute under valgrind,
 # one process per connection as always (systemd-socket-activate, inetd
 # mode): a password login running a command with output, sftp put and get
-# of 4 MiB, a public-key login (sshroute's identity upstream), a wrong
-# password and a user without a route; -t and -T too. Every process must
+# of 4 MiB, a public-key login (sshroute's identity upstream), one with a
+# certificate from sshroute's CA, a wrong password and a user without a
+# route; -t and -T (with a CA) too. Every process must
 # end with no invalid access, no use of uninitialised memory and nothing
 # definitely lost (--errors-for-leak-kinds=definite: memory still
 # reachable at exit() is sshroute's design, not a leak).
@@ -28,7 +29,9 @@ K=$T/keys
 mkdir -p "$K"
 make_key "$K/id_server"
 make_key "$K/client"
+make_key "$K/ca"
 start_upstream_with alice "${NET}11" 2022 "PubkeyAuthentication yes
+TrustedUserCAKeys $K/ca.pub
 $(upstream_keys_option alice)"
 add_upstream_key alice srt-alice "$K/id_server.pub"
 known_hosts_entry alice >"$T/known_hosts"
@@ -44,6 +47,12 @@ identity = $K/id_server
 [route srt-alice]
 upstream = ${NET}11:2022
 authorized_keys = $T/authorized_keys
+
+[route srt-carol]
+upstream = ${NET}11:2022
+user = srt-alice
+authorized_keys = $T/authorized_keys
+certificate_authority = $K/ca
 EOF
 
 # Each connection's sshroute runs as: the wrapper (inetd mode: the
@@ -67,6 +76,8 @@ out=$("$SSHROUTE" -t -f "$T/route.ini" 2>&1)
 expect_eq "-t under valgrind: configuration OK" "configuration OK" "$out"
 out=$("$SSHROUTE" -T srt-alice -f "$T/route.ini" 2>&1)
 expect_match "-T under valgrind: prints the route" "^route: srt-alice" "$out"
+out=$("$SSHROUTE" -T srt-carol -f "$T/route.ini" 2>&1)
+expect_match "-T under valgrind: a route with a CA" "upstream auth: certificate" "$out"
 
 out=$(gw_ssh gw srt-alice 'echo hello from $(hostname); seq 1 20000 | tail -n 1' </dev/null 2>"$T/err")
 CONNECTIONS=$((CONNECTIONS + 1))
@@ -91,6 +102,10 @@ out=$(SRT_CMD='echo key login' gw_key_ssh gw srt-alice "$K/client" 2>"$T/err" </
 CONNECTIONS=$((CONNECTIONS + 1))
 expect_eq "public-key login" "key login" "$out"
 
+out=$(SRT_CMD='echo cert login' gw_key_ssh gw srt-carol "$K/client" 2>"$T/err" </dev/null)
+CONNECTIONS=$((CONNECTIONS + 1))
+expect_eq "public-key login with a certificate upstream" "cert login" "$out"
+
 PW=$WRONG_PASSWORD gw_ssh gw srt-alice true </dev/null >/dev/null 2>"$T/err"
 rc=$?
 CONNECTIONS=$((CONNECTIONS + 1))
@@ -106,12 +121,12 @@ expect_eq "user without a route: refused" "255" "$rc"
 # valgrind checks for leaks as the process ends: wait for all of them.
 wait_no_children gw 120 || note "sshroute processes still running after 120 s"
 deadline=$((SECONDS + 30))
-while [ "$(find "$VG" -name 'rc.*' | wc -l)" -lt $((CONNECTIONS + 2)) ] && [ "$SECONDS" -lt "$deadline" ]; do
+while [ "$(find "$VG" -name 'rc.*' | wc -l)" -lt $((CONNECTIONS + 3)) ] && [ "$SECONDS" -lt "$deadline" ]; do
 	sleep 0.5
 done
 
-expect_eq "one valgrind log per process (-t, -T and $CONNECTIONS connections)" \
-	$((CONNECTIONS + 2)) "$(find "$VG" -name 'vg.*' | wc -l)"
+expect_eq "one valgrind log per process (-t, -T twice and $CONNECTIONS connections)" \
+	$((CONNECTIONS + 3)) "$(find "$VG" -name 'vg.*' | wc -l)"
 for log in "$VG"/vg.*; do
 	[ -e "$log" ] || continue
 	pid=${log##*.}
