@@ -28,15 +28,15 @@ LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
 SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
             -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g'
 
-OBJS = sshroute.o auth.o cert.o config.o forward.o keys.o log.o lookup.o proxyproto.o relay.o upstream.o
-HDRS = algorithms.h auth.h cert.h config.h forward.h keys.h log.h lookup.h pair.h proxy.h proxyproto.h relay.h upstream.h
-UNIT_TESTS = tests/unit_cert tests/unit_config tests/unit_keys tests/unit_proxyproto tests/fuzz_proxyproto_standalone \
+OBJS = sshroute.o auth.o cert.o config.o forward.o keys.o log.o lookup.o proxyproto.o record.o relay.o upstream.o utf8.o
+HDRS = algorithms.h auth.h cert.h config.h forward.h keys.h log.h lookup.h pair.h proxy.h proxyproto.h record.h relay.h upstream.h utf8.h
+UNIT_TESTS = tests/unit_cert tests/unit_config tests/unit_keys tests/unit_proxyproto tests/unit_record tests/fuzz_proxyproto_standalone \
              tests/fuzz_config_standalone tests/fuzz_keys_standalone
 
 # Debian packages needed to build and to run the tests.
 DEPS = gcc make pkg-config libssh-dev libsystemd-dev libinih-dev \
        openssh-server openssh-client tmux mandoc systemd iproute2 util-linux passwd procps \
-       dropbear-bin tinysshd putty-tools python3-paramiko python3-asyncssh haproxy xinetd fail2ban python3-systemd rsyslog ssh-audit sqlite3 curl jq xauth time man-db \
+       dropbear-bin tinysshd putty-tools python3-paramiko python3-asyncssh haproxy xinetd fail2ban python3-systemd rsyslog ssh-audit sqlite3 curl jq xauth time man-db asciinema \
        clang libclang-rt-dev valgrind cppcheck clang-tidy \
        debootstrap debhelper lintian libssl-dev
 
@@ -48,14 +48,17 @@ sshroute: $(OBJS)
 %.o: %.c $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-tests/unit_config: tests/unit_config.c tests/unit.h config.o cert.o keys.o log.o config.h keys.h log.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_config.c config.o cert.o keys.o log.o $(LDLIBS)
+tests/unit_config: tests/unit_config.c tests/unit.h config.o cert.o keys.o log.o utf8.o config.h keys.h log.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_config.c config.o cert.o keys.o log.o utf8.o $(LDLIBS)
 
 tests/unit_keys: tests/unit_keys.c tests/unit.h keys.o log.o keys.h log.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_keys.c keys.o log.o $(LDLIBS)
 
 tests/unit_cert: tests/unit_cert.c tests/unit.h cert.o keys.o log.o cert.h keys.h log.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_cert.c cert.o keys.o log.o $(LDLIBS)
+
+tests/unit_record: tests/unit_record.c tests/unit.h record.o log.o utf8.o record.h log.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_record.c record.o log.o utf8.o $(LDLIBS)
 
 tests/unit_proxyproto: tests/unit_proxyproto.c tests/unit.h proxyproto.o proxyproto.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_proxyproto.c proxyproto.o
@@ -77,7 +80,7 @@ tests/fuzz_proxyproto: tests/fuzz_proxyproto.c proxyproto.c proxyproto.h
 # corpus in tests/corpus/NAME, then fixed mutations of it; a few seconds).
 FUZZ_SAN   = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_FLAGS_C = -std=c11 -D_GNU_SOURCE $(FUZZ_SAN) $(CPPFLAGS) -I.
-FUZZ_CONFIG_SRC = tests/fuzz_config.c config.c cert.c keys.c log.c
+FUZZ_CONFIG_SRC = tests/fuzz_config.c config.c cert.c keys.c log.c utf8.c
 FUZZ_KEYS_SRC   = tests/fuzz_keys.c keys.c log.c
 
 tests/fuzz_config_standalone: $(FUZZ_CONFIG_SRC) config.h keys.h log.h tests/fuzz_standalone.c
@@ -163,7 +166,8 @@ lint-c:
 # so built. check-asan runs them and the whole test suite against
 # build-asan/sshroute; any sanitizer report fails it (tests/check-asan.sh).
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer
-ASAN_UNIT_TESTS = build-asan/unit_cert build-asan/unit_config build-asan/unit_keys build-asan/unit_proxyproto
+ASAN_UNIT_TESTS = build-asan/unit_cert build-asan/unit_config build-asan/unit_keys build-asan/unit_proxyproto \
+                  build-asan/unit_record
 
 build-asan/%.o: %.c $(HDRS)
 	@mkdir -p build-asan
@@ -175,8 +179,10 @@ build-asan/sshroute: $(addprefix build-asan/,$(OBJS))
 build-asan/unit_cert: tests/unit_cert.c tests/unit.h build-asan/cert.o build-asan/keys.o \
                       build-asan/log.o cert.h keys.h log.h
 build-asan/unit_config: tests/unit_config.c tests/unit.h build-asan/config.o build-asan/cert.o \
-                        build-asan/keys.o build-asan/log.o config.h keys.h log.h
+                        build-asan/keys.o build-asan/log.o build-asan/utf8.o config.h keys.h log.h
 build-asan/unit_keys: tests/unit_keys.c tests/unit.h build-asan/keys.o build-asan/log.o keys.h log.h
+build-asan/unit_record: tests/unit_record.c tests/unit.h build-asan/record.o build-asan/log.o \
+                        build-asan/utf8.o record.h log.h
 build-asan/unit_proxyproto: tests/unit_proxyproto.c tests/unit.h build-asan/proxyproto.o proxyproto.h
 $(ASAN_UNIT_TESTS):
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -Wno-missing-prototypes -I. -o $@ \

@@ -309,8 +309,11 @@ static void make_key_id(const struct proxy *p, char *out, size_t size)
 static int try_certificate(struct proxy *p)
 {
 	char why[256], source[64];
+	int fwd = p->target.forward;
 	struct cert_request req = { p->target.user, p->cert_key_id, source,
-	                            p->target.certificate_validity };
+	                            p->target.certificate_validity,
+	                            (fwd & (FORWARD_LOCAL | FORWARD_REMOTE)) != 0,
+	                            (fwd & FORWARD_AGENT) != 0, (fwd & FORWARD_X11) != 0 };
 	struct ca *ca = ca_load(p->target.certificate_authority, why, sizeof(why));
 	ssh_key key = NULL;
 	int rc = SSH_AUTH_ERROR;

@@ -640,19 +640,27 @@ static void put_critical_options(struct wbuf *b, const char *source_address)
 	put_buffer(b, &options);
 }
 
-/* OpenSSH's default extensions, in its (byte) order; each has an empty
- * value. */
-static void put_extensions(struct wbuf *b)
+/* OpenSSH's default extensions, in its (byte) order, less the forwarding
+ * that the route forbids; each has an empty value. */
+static void put_extensions(struct wbuf *b, const struct cert_request *req)
 {
-	static const char *const names[] = {
-		"permit-X11-forwarding", "permit-agent-forwarding", "permit-port-forwarding",
-		"permit-pty", "permit-user-rc",
+	const struct {
+		const char *name;
+		int on;
+	} ext[] = {
+		{ "permit-X11-forwarding", req->permit_x11_forwarding },
+		{ "permit-agent-forwarding", req->permit_agent_forwarding },
+		{ "permit-port-forwarding", req->permit_port_forwarding },
+		{ "permit-pty", 1 },
+		{ "permit-user-rc", 1 },
 	};
 	struct wbuf list = { 0 };
 	size_t i;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		put_cstring(&list, names[i]);
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		if (!ext[i].on)
+			continue;
+		put_cstring(&list, ext[i].name);
 		put_string(&list, "", 0);
 	}
 	put_buffer(b, &list);
@@ -681,7 +689,7 @@ static void put_cert_body(struct wbuf *b, const struct ca *ca, const struct cert
 	put_u64(b, now - CERT_SKEW);
 	put_u64(b, now + (uint64_t)req->validity);
 	put_critical_options(b, req->source_address);
-	put_extensions(b);
+	put_extensions(b, req);
 	put_string(b, "", 0);   /* reserved */
 	put_string(b, ca->pub_blob, ca->pub_len);
 }

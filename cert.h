@@ -36,6 +36,9 @@ struct cert_request {
 	const char *key_id;          /* who and where the client is */
 	const char *source_address;  /* the address the upstream sees us at */
 	int validity;                /* seconds after now */
+	int permit_port_forwarding;  /* the extensions that follow the route's */
+	int permit_agent_forwarding; /* forwarding switches; permit-pty and */
+	int permit_x11_forwarding;   /* permit-user-rc are always there */
 };
 
 /* Makes a fresh ed25519 key and a user certificate for it, signed by ca,

@@ -15,6 +15,8 @@
 #include "config.h"
 #include "cert.h"
 #include "keys.h"
+#include "record.h"
+#include "utf8.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -47,11 +49,15 @@ enum section_kind {
 
 enum server_key { KEY_HOST_KEY, KEY_KNOWN_HOSTS, KEY_SERVER_IDENTITY, KEY_LOGIN_GRACE_TIME,
 	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, KEY_PROXY_PROTOCOL, KEY_IDLE_TIMEOUT, KEY_MAX_SESSIONS,
-	KEY_SERVER_CA, KEY_SERVER_CERT_VALIDITY, N_SERVER_KEYS };
+	KEY_SERVER_CA, KEY_SERVER_CERT_VALIDITY, KEY_RECORD_DIR, KEY_RECORD_MAX_SIZE,
+	KEY_SERVER_MAX_SESSION_TIME, KEY_SERVER_TCP_FORWARDING, KEY_SERVER_AGENT_FORWARDING,
+	KEY_SERVER_X11_FORWARDING, N_SERVER_KEYS };
 /* The keys a lookup answer may set come first: route_keys[0..N_ANSWER_KEYS)
  * are the answer's keys. */
 enum route_key { KEY_UPSTREAM, KEY_USER, KEY_AUTHORIZED_KEYS, KEY_IDENTITY, KEY_AUTH,
-	KEY_LOOKUP, KEY_LOOKUP_TIMEOUT, KEY_CA, KEY_CERT_VALIDITY, N_ROUTE_KEYS };
+	KEY_LOOKUP, KEY_LOOKUP_TIMEOUT, KEY_CA, KEY_CERT_VALIDITY, KEY_RECORD, KEY_RECORD_INPUT,
+	KEY_MAX_SESSION_TIME, KEY_TCP_FORWARDING, KEY_AGENT_FORWARDING, KEY_X11_FORWARDING,
+	N_ROUTE_KEYS };
 #define N_ANSWER_KEYS (KEY_IDENTITY + 1)
 
 struct problem {
@@ -384,6 +390,41 @@ static int parse_number(struct parser *p, const char *what, const char *value,
 	return 0;
 }
 
+/* "yes" or "no", as sshd_config spells them. */
+static int parse_yes_no(struct parser *p, const char *what, const char *value, int *out)
+{
+	if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
+		*out = strcmp(value, "yes") == 0;
+		return 0;
+	}
+	report(p, "bad %s \"%s\" (yes or no)", what, value);
+	return -1;
+}
+
+/* allow_tcp_forwarding, allow_agent_forwarding, x11_forwarding: sets the
+ * key's FORWARD_* bits in *set, and in *allowed those it allows. */
+static void parse_forwarding(struct parser *p, const char *what, const char *value, int bits,
+                             int *set, int *allowed)
+{
+	int yes;
+
+	if (bits == (FORWARD_LOCAL | FORWARD_REMOTE) &&
+	    (strcmp(value, "local") == 0 || strcmp(value, "remote") == 0)) {
+		*set |= bits;
+		*allowed = (*allowed & ~bits) | (value[0] == 'l' ? FORWARD_LOCAL : FORWARD_REMOTE);
+		return;
+	}
+	if (bits == (FORWARD_LOCAL | FORWARD_REMOTE) && strcmp(value, "yes") != 0 &&
+	    strcmp(value, "no") != 0) {
+		report(p, "bad %s \"%s\" (yes, no, local or remote)", what, value);
+		return;
+	}
+	if (parse_yes_no(p, what, value, &yes) < 0)
+		return;
+	*set |= bits;
+	*allowed = yes ? *allowed | bits : *allowed & ~bits;
+}
+
 static int parse_port(struct parser *p, const char *text, int *port)
 {
 	const char *s;
@@ -682,6 +723,51 @@ static void set_server_cert_validity(struct parser *p, const char *value)
 	parse_validity(p, value, &p->cfg->certificate_validity);
 }
 
+static void set_record_dir(struct parser *p, const char *value)
+{
+	if (value[0] != '/') {
+		report(p, "record_dir \"%s\" is not an absolute path", value);
+		return;
+	}
+	p->cfg->record_dir = dup_or_report(p, value);
+}
+
+static void set_record_max_size(struct parser *p, const char *value)
+{
+	int n;
+
+	if (parse_number(p, "record_max_size", value, 4096, INT_MAX, &n) == 0)
+		p->cfg->record_max_size = n;
+}
+
+static void set_server_max_session_time(struct parser *p, const char *value)
+{
+	parse_number(p, "max_session_time", value, 0, MAX_SESSION_TIME_LIMIT,
+	             &p->cfg->max_session_time);
+}
+
+static void set_server_tcp_forwarding(struct parser *p, const char *value)
+{
+	int set = 0;
+
+	parse_forwarding(p, "allow_tcp_forwarding", value, FORWARD_LOCAL | FORWARD_REMOTE, &set,
+	                 &p->cfg->forward);
+}
+
+static void set_server_agent_forwarding(struct parser *p, const char *value)
+{
+	int set = 0;
+
+	parse_forwarding(p, "allow_agent_forwarding", value, FORWARD_AGENT, &set, &p->cfg->forward);
+}
+
+static void set_server_x11_forwarding(struct parser *p, const char *value)
+{
+	int set = 0;
+
+	parse_forwarding(p, "x11_forwarding", value, FORWARD_X11, &set, &p->cfg->forward);
+}
+
 static void set_login_grace_time(struct parser *p, const char *value)
 {
 	parse_number(p, "login_grace_time", value, 0, 86400, &p->cfg->login_grace_time);
@@ -792,6 +878,40 @@ static void set_route_ca(struct parser *p, const char *value)
 static void set_route_cert_validity(struct parser *p, const char *value)
 {
 	parse_validity(p, value, &p->draft.certificate_validity);
+}
+
+static void set_record(struct parser *p, const char *value)
+{
+	parse_yes_no(p, "record", value, &p->draft.record);
+}
+
+static void set_record_input(struct parser *p, const char *value)
+{
+	parse_yes_no(p, "record_input", value, &p->draft.record_input);
+}
+
+static void set_route_max_session_time(struct parser *p, const char *value)
+{
+	parse_number(p, "max_session_time", value, 0, MAX_SESSION_TIME_LIMIT,
+	             &p->draft.max_session_time);
+}
+
+static void set_route_tcp_forwarding(struct parser *p, const char *value)
+{
+	parse_forwarding(p, "allow_tcp_forwarding", value, FORWARD_LOCAL | FORWARD_REMOTE,
+	                 &p->draft.forward_set, &p->draft.forward);
+}
+
+static void set_route_agent_forwarding(struct parser *p, const char *value)
+{
+	parse_forwarding(p, "allow_agent_forwarding", value, FORWARD_AGENT, &p->draft.forward_set,
+	                 &p->draft.forward);
+}
+
+static void set_route_x11_forwarding(struct parser *p, const char *value)
+{
+	parse_forwarding(p, "x11_forwarding", value, FORWARD_X11, &p->draft.forward_set,
+	                 &p->draft.forward);
 }
 
 static int auth_method_bit(const char *name)
@@ -932,6 +1052,12 @@ static const struct key_def server_keys[N_SERVER_KEYS] = {
 	[KEY_MAX_SESSIONS] = { "max_sessions", 0, set_max_sessions },
 	[KEY_SERVER_CA] = { "certificate_authority", 0, set_server_ca },
 	[KEY_SERVER_CERT_VALIDITY] = { "certificate_validity", 0, set_server_cert_validity },
+	[KEY_RECORD_DIR] = { "record_dir", 0, set_record_dir },
+	[KEY_RECORD_MAX_SIZE] = { "record_max_size", 0, set_record_max_size },
+	[KEY_SERVER_MAX_SESSION_TIME] = { "max_session_time", 0, set_server_max_session_time },
+	[KEY_SERVER_TCP_FORWARDING] = { "allow_tcp_forwarding", 0, set_server_tcp_forwarding },
+	[KEY_SERVER_AGENT_FORWARDING] = { "allow_agent_forwarding", 0, set_server_agent_forwarding },
+	[KEY_SERVER_X11_FORWARDING] = { "x11_forwarding", 0, set_server_x11_forwarding },
 };
 
 static const struct key_def route_keys[N_ROUTE_KEYS] = {
@@ -944,6 +1070,12 @@ static const struct key_def route_keys[N_ROUTE_KEYS] = {
 	[KEY_LOOKUP_TIMEOUT] = { "lookup_timeout", 0, set_lookup_timeout },
 	[KEY_CA] = { "certificate_authority", 0, set_route_ca },
 	[KEY_CERT_VALIDITY] = { "certificate_validity", 0, set_route_cert_validity },
+	[KEY_RECORD] = { "record", 0, set_record },
+	[KEY_RECORD_INPUT] = { "record_input", 0, set_record_input },
+	[KEY_MAX_SESSION_TIME] = { "max_session_time", 0, set_route_max_session_time },
+	[KEY_TCP_FORWARDING] = { "allow_tcp_forwarding", 0, set_route_tcp_forwarding },
+	[KEY_AGENT_FORWARDING] = { "allow_agent_forwarding", 0, set_route_agent_forwarding },
+	[KEY_X11_FORWARDING] = { "x11_forwarding", 0, set_route_x11_forwarding },
 };
 
 /* Looks name up in keys, refuses repeats and empty values, then sets it.
@@ -1138,6 +1270,7 @@ static void start_route(struct parser *p, const char *pattern)
 	p->draft.port = DEFAULT_PORT;
 	p->draft.auth = AUTH_ALL;
 	p->draft.lookup_timeout = LOOKUP_TIMEOUT_DEFAULT;
+	p->draft.max_session_time = -1;
 	first = find_route_by_pattern(p->cfg, pattern);
 	p->draft_is_duplicate = first != NULL;
 	if (first != NULL)
@@ -1333,6 +1466,8 @@ static void init_config(struct config *cfg)
 	cfg->max_auth_tries = DEFAULT_MAX_AUTH_TRIES;
 	cfg->max_sessions = DEFAULT_MAX_SESSIONS;
 	cfg->certificate_validity = CERT_VALIDITY_DEFAULT;
+	cfg->record_max_size = RECORD_MAX_SIZE_DEFAULT;
+	cfg->forward = FORWARD_ALL;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -1415,6 +1550,7 @@ void config_free(struct config *cfg)
 	free(cfg->known_hosts);
 	free(cfg->identity);
 	free(cfg->certificate_authority);
+	free(cfg->record_dir);
 	for (i = 0; i < cfg->n_routes; i++)
 		free_route(&cfg->routes[i]);
 	free(cfg->routes);
@@ -1495,6 +1631,10 @@ static int expand_route(const struct config *cfg, const struct route *r, const c
 	out->port = r->port;
 	out->identity = r->identity != NULL ? r->identity : cfg->identity;
 	choose_certificate_authority(cfg, r, out);
+	out->record = r->record;
+	out->record_input = r->record_input;
+	out->max_session_time = r->max_session_time >= 0 ? r->max_session_time : cfg->max_session_time;
+	out->forward = (r->forward & r->forward_set) | (cfg->forward & ~r->forward_set);
 	out->auth = r->auth;
 	/* No host: a lookup route whose answer gives it; out->host stays "". */
 	if (r->host != NULL && expand_template(r->host, user, out->host, sizeof(out->host)) < 0)
@@ -1565,34 +1705,15 @@ int route_lookup_argv(const struct route *r, const char *user, char *buf, size_t
 /* ---- lookup answers ---- */
 
 /* Length of the UTF-8 sequence at s (n bytes left), 0 when it is not
- * valid UTF-8 (overlong forms, surrogates and values beyond U+10FFFF are
- * not), or when it is a C1 control character, which a terminal obeys. */
+ * valid UTF-8 (cut short included), or when it is a C1 control character
+ * (U+0080..U+009F: 0xC2 0x80..0x9F), which a terminal obeys. */
 static size_t utf8_length(const unsigned char *s, size_t n)
 {
-	unsigned long cp;
-	size_t len, i;
+	int len = utf8_sequence(s, n);
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		len = 2, cp = s[0] & 0x1F;
-	else if ((s[0] & 0xF0) == 0xE0)
-		len = 3, cp = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		len = 4, cp = s[0] & 0x07;
-	else
+	if (len <= 0 || (len == 2 && s[0] == 0xC2 && s[1] <= 0x9F))
 		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3F);
-	}
-	if ((len == 3 && cp < 0x800) || (cp >= 0xD800 && cp <= 0xDFFF) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0x80 && cp <= 0x9F))
-		return 0;
-	return len;
+	return (size_t)len;
 }
 
 /* A program's output is untrusted: a line must be UTF-8 text without

@@ -22,6 +22,17 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_D
  * connection may have open (MAX_CHANNELS in proxy.h). */
 #define MAX_SESSIONS_LIMIT 64
 
+/* Highest max_session_time: a week. */
+#define MAX_SESSION_TIME_LIMIT 604800
+
+/* What a route lets the client forward (allow_tcp_forwarding,
+ * allow_agent_forwarding, x11_forwarding); FORWARD_ALL by default. */
+#define FORWARD_LOCAL 1    /* direct-tcpip: ssh -L, -D, -W, ProxyJump */
+#define FORWARD_REMOTE 2   /* tcpip-forward: ssh -R */
+#define FORWARD_AGENT 4    /* ssh -A */
+#define FORWARD_X11 8      /* ssh -X, -Y */
+#define FORWARD_ALL (FORWARD_LOCAL | FORWARD_REMOTE | FORWARD_AGENT | FORWARD_X11)
+
 /* Route key "lookup": at most this many words (program and arguments), and
  * the default of "lookup_timeout". */
 #define LOOKUP_ARGS_MAX 32
@@ -40,6 +51,11 @@ struct route {
 	char *identity;  /* private key for the upstream, NULL: use the server's */
 	char *certificate_authority;  /* CA key for upstream certificates, NULL: none here */
 	int certificate_validity;     /* seconds, 0: the server's */
+	int record;                   /* record = yes: session channels are recorded */
+	int record_input;             /* record_input = yes: the client's input too */
+	int max_session_time;         /* seconds after login, -1: the server's */
+	int forward_set;              /* FORWARD_* bits the route decides itself */
+	int forward;                  /* of those, the allowed ones */
 	int auth;        /* AUTH_* bits, default AUTH_ALL */
 	char *lookup;          /* lookup command line (may hold %u), NULL: none */
 	int lookup_timeout;    /* seconds, 1..300, default LOOKUP_TIMEOUT_DEFAULT */
@@ -54,6 +70,10 @@ struct config {
 	char *identity;              /* default private key for the upstream, NULL = none */
 	char *certificate_authority; /* default CA key for upstream certificates, NULL = none */
 	int certificate_validity;    /* seconds; default CERT_VALIDITY_DEFAULT (cert.h) */
+	char *record_dir;            /* NULL: RECORD_DIR_DEFAULT (record.h) */
+	long long record_max_size;   /* bytes per recording */
+	int max_session_time;        /* seconds after login, 0 = no limit */
+	int forward;                 /* FORWARD_* bits allowed by default */
 	int login_grace_time;        /* seconds, 0 = no limit; default 30 */
 	int max_auth_tries;          /* default 6 */
 	int max_sessions;            /* session channels open at once; default 10 */
@@ -78,6 +98,9 @@ struct route_target {
 	                        * route's CA, else the route's identity, else the
 	                        * server's CA, else the server's identity is used */
 	int certificate_validity;           /* seconds */
+	int record, record_input;           /* the route's record and record_input */
+	int max_session_time;               /* seconds after login, 0 = no limit */
+	int forward;                        /* FORWARD_* bits allowed */
 	int auth;              /* the route's AUTH_* bits; AUTH_PUBLICKEY is cleared
 	                        * when there is no authorized_keys */
 	char identity_buf[ROUTE_PATH_MAX];  /* holds an identity from a lookup answer:

@@ -223,6 +223,12 @@ static int open_tunnel(struct proxy *p, ssh_message msg, enum open_kind kind)
  * first, so that the upstream's policy decides. */
 static int open_direct_tcpip(struct proxy *p, ssh_message msg)
 {
+	if (!(p->target.forward & FORWARD_LOCAL)) {
+		log_verbose("refused a direct-tcpip channel to %s port %d (allow_tcp_forwarding)",
+		            ssh_message_channel_request_open_destination(msg),
+		            ssh_message_channel_request_open_destination_port(msg));
+		return 1;   /* libssh refuses: administratively prohibited */
+	}
 	return open_tunnel(p, msg, OPEN_DIRECT_TCPIP);
 }
 
@@ -233,6 +239,10 @@ static int forward_remote_port(struct proxy *p, ssh_message msg)
 	const char *address = ssh_message_global_request_address(msg);
 	int port = ssh_message_global_request_port(msg), bound = 0, rc;
 
+	if (!(p->target.forward & FORWARD_REMOTE)) {
+		log_verbose("refused to forward %s port %d (allow_tcp_forwarding)", address, port);
+		return 1;
+	}
 	if (p->n_listeners >= MAX_LISTENERS) {
 		log_info("refused to forward %s port %d: %d ports are forwarded, the most one "
 		         "connection may have", address, port, p->n_listeners);
@@ -309,9 +319,14 @@ static ssh_channel open_toward_client(struct proxy *p, enum open_kind kind, cons
                                       int x11_port)
 {
 	struct pair *pr;
+	int allowed = kind == OPEN_X11 ? FORWARD_X11 : FORWARD_AGENT;
 
 	if (!p->authenticated)
 		return NULL;
+	if (!(p->target.forward & allowed)) {   /* never asked for: the client was refused */
+		log_verbose("refused an %s channel from the upstream", open_kind_names[kind]);
+		return NULL;
+	}
 	pr = open_far_side(p, pending_open_new(kind, x11_host, x11_port, NULL, 0));
 	if (pr == NULL)
 		return NULL;

@@ -26,7 +26,7 @@
 #define FIELD_MAX 300
 /* A line: the escaped text and the session context (context_suffix). */
 #define LINE_MAX_ (ESCAPED_MAX + 3 * FIELD_MAX)
-#define RECORD_FIELDS_MAX 16
+#define RECORD_FIELDS_MAX 20
 
 static int to_stderr;
 static int journal_failed;

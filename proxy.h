@@ -48,6 +48,8 @@ struct proxy {
 	int cert_issued;              /* a certificate was made for the upstream login */
 	unsigned long long cert_serial;
 	char cert_key_id[CERT_KEY_ID_MAX];
+	struct timespec logged_in;    /* the relay's start (max_session_time) */
+	char recordings[512];         /* the session record's list of recordings */
 
 	struct pair *pairs;           /* relayed channels */
 	int n_channels;               /* pairs open (or opening), of any kind */

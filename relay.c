@@ -16,12 +16,14 @@
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
 #include "log.h"
 #include "pair.h"
+#include "record.h"
 
 /* The carry takes everything libssh holds on a channel at once (see
  * refill); libssh holds at most its window (1,280,000 bytes) and a packet
@@ -64,6 +66,10 @@ struct pair {
 
 	unsigned long id;        /* for the log: channels are counted from 1 */
 	int is_session;
+	int started;             /* a shell, command or subsystem runs upstream */
+	struct recording *rec;   /* record = yes: this session's recording */
+	char *pty_term;          /* the pty request, for the recording's header */
+	int pty_cols, pty_rows;
 	int cut_off;             /* the upstream's session ended without closing this channel */
 	struct timespec close_held_since;  /* see hold_client_close() */
 	struct pending_open *opening;  /* the far side's open is not answered yet */
@@ -256,6 +262,118 @@ static void on_upstream_exit_signal(ssh_session s, ssh_channel c, const char *si
 	pr->p->news = 1;
 }
 
+/* ---- recording (record = yes) ----
+ *
+ * A shell or command on a recorded route starts only once its recording
+ * is open, and a recording that cannot be written ends the connection:
+ * no session on such a route runs unrecorded. */
+
+static const char recording_unavailable[] = "sshroute: session recording is unavailable\r\n";
+
+/* Adds text to the session record's list of recordings. */
+static void note_recording(struct proxy *p, const char *text)
+{
+	size_t len = strlen(p->recordings);
+
+	snprintf(p->recordings + len, sizeof(p->recordings) - len, "%s%s", len ? "," : "", text);
+}
+
+static int carry_room(struct stream *st, size_t want);
+
+/* A session that may not start: its request is granted, but nothing goes
+ * upstream; the client gets the message on stderr, exit status 1, and the
+ * channel's end, through the usual path (a refused request would do, but
+ * ssh then exits before it prints what came on stderr). */
+static void refuse_session(struct pair *pr, const char *message)
+{
+	struct stream *st = &pr->down_err;
+	size_t n = strlen(message);
+
+	if (carry_room(st, st->len + n) == 0) {
+		memcpy(st->carry + st->len, message, n);
+		st->len += n;
+	}
+	pr->exit_kind = EXIT_STATUS;
+	pr->exit_status = 1;
+	pr->upstream_eof = pr->upstream_closed = 1;   /* its side never starts */
+	pr->sent_eof_up = 1;
+	pr->p->news = 1;
+}
+
+/* Opens the recording of a session that is about to run command ("shell"
+ * for a shell). Returns 0 when the session may start. */
+static int start_recording(struct pair *pr, const char *command)
+{
+	const struct proxy *p = pr->p;
+	char title[1024], why[256];
+	struct recording_header h = {
+		p->cfg->record_dir ? p->cfg->record_dir : RECORD_DIR_DEFAULT, p->user, pr->id,
+		pr->pty_cols > 0 ? pr->pty_cols : 80, pr->pty_rows > 0 ? pr->pty_rows : 24,
+		pr->pty_term, title, p->cfg->record_max_size,
+	};
+
+	if (!p->target.record || pr->rec != NULL)
+		return 0;
+	snprintf(title, sizeof(title), "user %s upstream %s:%d route %s command %s", p->user,
+	         p->target.host, p->target.port, p->target.route->pattern, command);
+	pr->rec = recording_open(&h, why, sizeof(why));
+	if (pr->rec != NULL)
+		return 0;
+	log_error("channel %lu: session refused, it cannot be recorded (record = yes): %s",
+	          pr->id, why);
+	refuse_session(pr, recording_unavailable);
+	return -1;
+}
+
+/* The session started: the recording counts. Or it did not: its file goes. */
+static void settle_recording(struct pair *pr, int started)
+{
+	if (pr->rec == NULL)
+		return;
+	if (!started) {
+		recording_close(pr->rec, 1);
+		pr->rec = NULL;
+		return;
+	}
+	log_info("channel %lu: recording to %s", pr->id, recording_name(pr->rec));
+	note_recording(pr->p, recording_name(pr->rec));
+}
+
+static void recording_failed(struct proxy *p, const char *why)
+{
+	log_error("session recording failed, ending the connection (record = yes): %s", why);
+	proxy_end(p, EXIT_INTERNAL, "session recording failed",
+	          "sshroute: session recording is unavailable");
+}
+
+/* Bytes that went to the client (output) or upstream (input). */
+static void record_moved(struct pair *pr, const struct stream *st, const char *data, size_t n)
+{
+	char why[256];
+	int rc = 0;
+
+	if (pr->rec == NULL)
+		return;
+	if (st != &pr->up)
+		rc = recording_output(pr->rec, data, n, why, sizeof(why));
+	else if (pr->p->target.record_input)
+		rc = recording_input(pr->rec, data, n, why, sizeof(why));
+	if (rc < 0)
+		recording_failed(pr->p, why);
+}
+
+/* Writes out what recordings hold: with force (the loop is about to
+ * sleep) everything, otherwise what waited a second. */
+static void flush_recordings(struct proxy *p, int force)
+{
+	struct pair *pr;
+	char why[256];
+
+	for (pr = p->pairs; pr; pr = pr->next)
+		if (pr->rec != NULL && recording_flush(pr->rec, force, why, sizeof(why)) < 0)
+			recording_failed(p, why);
+}
+
 /* ---- channel requests: passed upstream, the upstream's answer is the
  * client's. Requests are synchronous, so one is pending at a time. ---- */
 
@@ -314,27 +432,61 @@ static int forward_request(struct pair *pr, enum request_kind kind, const char *
 static int on_pty_request(ssh_session s, ssh_channel c, const char *term, int cols, int rows,
                           int px_width, int px_height, void *userdata)
 {
+	struct pair *pr = userdata;
+
 	(void)s; (void)c; (void)px_width; (void)px_height;
-	return forward_request(userdata, REQ_PTY, term, NULL, cols, rows);
+	if (forward_request(pr, REQ_PTY, term, NULL, cols, rows) < 0)
+		return -1;
+	free(pr->pty_term);
+	pr->pty_term = strdup(term ? term : "");
+	pr->pty_cols = cols;
+	pr->pty_rows = rows;
+	return 0;
+}
+
+/* A shell (command NULL) or a command, recorded on a route with record. */
+static int start_session(struct pair *pr, const char *command)
+{
+	int rc;
+
+	if (start_recording(pr, command ? command : "shell") < 0)
+		return 0;   /* granted, and refused by refuse_session */
+	rc = command ? forward_request(pr, REQ_EXEC, command, NULL, 0, 0)
+	             : forward_request(pr, REQ_SHELL, NULL, NULL, 0, 0);
+	settle_recording(pr, rc == 0);
+	pr->started |= rc == 0;
+	return rc;
 }
 
 static int on_shell_request(ssh_session s, ssh_channel c, void *userdata)
 {
 	(void)s; (void)c;
-	return forward_request(userdata, REQ_SHELL, NULL, NULL, 0, 0);
+	return start_session(userdata, NULL);
 }
 
 static int on_exec_request(ssh_session s, ssh_channel c, const char *command, void *userdata)
 {
 	(void)s; (void)c;
-	return forward_request(userdata, REQ_EXEC, command, NULL, 0, 0);
+	return start_session(userdata, command);
 }
 
+/* A subsystem (sftp) is not recorded byte for byte; the session record
+ * says that it ran. */
 static int on_subsystem_request(ssh_session s, ssh_channel c, const char *subsystem,
                                 void *userdata)
 {
+	struct pair *pr = userdata;
+	char note[96];
+
 	(void)s; (void)c;
-	return forward_request(userdata, REQ_SUBSYSTEM, subsystem, NULL, 0, 0);
+	if (forward_request(pr, REQ_SUBSYSTEM, subsystem, NULL, 0, 0) < 0)
+		return -1;
+	pr->started = 1;
+	if (pr->p->target.record) {
+		snprintf(note, sizeof(note), "subsystem %s (not recorded)", subsystem);
+		note_recording(pr->p, note);
+	}
+	return 0;
 }
 
 static int on_env_request(ssh_session s, ssh_channel c, const char *name, const char *value,
@@ -349,10 +501,13 @@ static int on_window_change(ssh_session s, ssh_channel c, int cols, int rows, in
                             int px_height, void *userdata)
 {
 	struct pair *pr = userdata;
+	char why[256];
 
 	(void)s; (void)c; (void)px_width; (void)px_height;
 	if (!upstream_open(pr))
 		return -1;
+	if (pr->rec != NULL && recording_resize(pr->rec, cols, rows, why, sizeof(why)) < 0)
+		recording_failed(pr->p, why);
 	return request_answer(pr, ssh_channel_change_pty_size(pr->upstream, cols, rows),
 	                      "window-change");
 }
@@ -363,7 +518,9 @@ static void on_agent_request(ssh_session s, ssh_channel c, void *userdata)
 	struct pair *pr = userdata;
 
 	(void)s; (void)c;
-	if (upstream_open(pr))
+	if (!(pr->p->target.forward & FORWARD_AGENT))
+		log_verbose("channel %lu: refused agent forwarding (allow_agent_forwarding = no)", pr->id);
+	else if (upstream_open(pr))
 		request_answer(pr, ssh_channel_request_auth_agent(pr->upstream), "auth-agent-req");
 }
 
@@ -391,6 +548,10 @@ int relay_x11_request(struct proxy *p, ssh_message msg)
 		pr = pr->next;
 	if (pr == NULL || !upstream_open(pr))
 		return 1;
+	if (!(p->target.forward & FORWARD_X11)) {
+		log_verbose("channel %lu: refused X11 forwarding (x11_forwarding = no)", pr->id);
+		return 1;
+	}
 	set_blocking(p->upstream, 1);
 	rc = request_x11_upstream(pr->upstream, msg);
 	set_blocking(p->upstream, 0);
@@ -517,7 +678,8 @@ static int takes_now(ssh_channel dst)
 	return ssh_channel_window_size(dst) > 0 && !output_waiting(dst);
 }
 
-static int drain_carry(struct stream *st, ssh_channel dst, unsigned long long *counter)
+static int drain_carry(struct pair *pr, struct stream *st, ssh_channel dst,
+                       unsigned long long *counter)
 {
 	uint32_t window = ssh_channel_window_size(dst);
 	size_t n = st->len - st->off;
@@ -533,6 +695,7 @@ static int drain_carry(struct stream *st, ssh_channel dst, unsigned long long *c
 	                  : ssh_channel_write(dst, st->carry + st->off, (uint32_t)n);
 	if (w <= 0)
 		return w;
+	record_moved(pr, st, st->carry + st->off, (size_t)w);
 	st->off += (size_t)w;
 	*counter += (unsigned long long)w;
 	return 1;
@@ -541,8 +704,8 @@ static int drain_carry(struct stream *st, ssh_channel dst, unsigned long long *c
 /* Moves one stream as far as the destination allows. When the destination
  * is gone, what is left is read and dropped so that the source can finish.
  * Returns 1 when bytes moved. */
-static int pump_stream(struct stream *st, ssh_channel src, int src_readable, ssh_channel dst,
-                       int dst_writable, unsigned long long *counter)
+static int pump_stream(struct pair *pr, struct stream *st, ssh_channel src, int src_readable,
+                       ssh_channel dst, int dst_writable, unsigned long long *counter)
 {
 	int moved = 0, rc;
 
@@ -561,7 +724,7 @@ static int pump_stream(struct stream *st, ssh_channel src, int src_readable, ssh
 			moved = 1;
 			continue;
 		}
-		rc = drain_carry(st, dst, counter);
+		rc = drain_carry(pr, st, dst, counter);
 		if (rc <= 0) {
 			if (rc < 0)
 				log_debug("channel write failed: %s",
@@ -587,11 +750,11 @@ static int pump_data(struct pair *pr)
 	struct proxy *p = pr->p;
 	int moved = 0;
 
-	moved |= pump_stream(&pr->up, pr->client, !pr->sent_close_down, pr->upstream,
+	moved |= pump_stream(pr, &pr->up, pr->client, !pr->sent_close_down, pr->upstream,
 	                     upstream_writable(pr), &p->bytes_to_upstream);
-	moved |= pump_stream(&pr->down_out, pr->upstream, !pr->sent_close_up, pr->client,
+	moved |= pump_stream(pr, &pr->down_out, pr->upstream, !pr->sent_close_up, pr->client,
 	                     client_writable(pr), &p->bytes_to_client);
-	moved |= pump_stream(&pr->down_err, pr->upstream, !pr->sent_close_up, pr->client,
+	moved |= pump_stream(pr, &pr->down_err, pr->upstream, !pr->sent_close_up, pr->client,
 	                     client_writable(pr), &p->bytes_to_client);
 	/* bytes that came and went within this pump (a write can poll and
 	 * bring more) were never seen pending above */
@@ -707,9 +870,10 @@ static int upstream_done(const struct pair *pr)
  * side's close. */
 static void close_pair(struct pair *pr)
 {
-	/* with the client gone, the upstream's command ends by itself at EOF */
+	/* with the client gone, the upstream's command ends by itself at EOF;
+	 * a session channel that runs nothing would wait forever */
 	int client_done = pr->client_closed && up_drained(pr) && !hold_client_close(pr) &&
-	                  pr->p->lost != LOST_CLIENT;
+	                  (pr->p->lost != LOST_CLIENT || (pr->is_session && !pr->started));
 
 	if (!pr->sent_close_up && (client_done || upstream_done(pr))) {
 		log_verbose("channel %lu: closed by the %s", pr->id,
@@ -794,6 +958,9 @@ void pair_free(struct pair *pr)
 	free(pr->exit_signal);
 	free(pr->exit_errmsg);
 	free(pr->exit_lang);
+	free(pr->pty_term);
+	if (recording_close(pr->rec, 0) < 0)
+		log_error("channel %lu: the end of its recording could not be written", pr->id);
 	free(pr);
 }
 
@@ -1084,6 +1251,17 @@ static int idle_too_long(const struct proxy *p)
 	       (long)p->cfg->idle_timeout * 1000;
 }
 
+/* max_session_time: that long after login ends the connection. */
+static int session_time_over(const struct proxy *p)
+{
+	struct timespec now;
+
+	if (p->target.max_session_time <= 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec - p->logged_in.tv_sec >= p->target.max_session_time;
+}
+
 /* Lets libssh handle one session's socket: libssh reads at most 4 KiB per
  * poll, so while bytes keep coming it is let read up to BURST_READS times
  * (its own poll with no wait, then the read) before the relay pumps.
@@ -1149,6 +1327,7 @@ void relay_run(struct proxy *p)
 	ssh_set_blocking(p->client, 0);
 	set_blocking(p->upstream, 0);
 	clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
+	p->logged_in = p->last_activity;
 	for (;;) {
 		end_on_violation(p);
 		notice_lost(p);
@@ -1159,7 +1338,12 @@ void relay_run(struct proxy *p)
 		} else if (idle_too_long(p)) {
 			log_info("no data for %d seconds (idle_timeout)", p->cfg->idle_timeout);
 			proxy_end(p, EXIT_OK, "idle timeout", "sshroute: idle timeout");
+		} else if (session_time_over(p)) {
+			log_info("logged in for %d seconds (max_session_time)", p->target.max_session_time);
+			proxy_end(p, EXIT_OK, "session time limit", "sshroute: session time limit reached");
 		}
+		/* what the recordings hold is written before the loop sleeps */
+		flush_recordings(p, !p->busy && poll_timeout(p) > 0);
 		poll_sessions(p, poll_timeout(p));
 	}
 }

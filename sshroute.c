@@ -29,6 +29,7 @@
 #include "lookup.h"
 #include "proxy.h"
 #include "proxyproto.h"
+#include "record.h"
 #include "relay.h"
 #include "upstream.h"
 
@@ -134,6 +135,30 @@ static void print_upstream_auth(const struct route_target *t)
 	ca_free(ca);
 }
 
+static const char *yes_no(int yes)
+{
+	return yes ? "yes" : "no";
+}
+
+/* Recording, session time and forwarding: the route's policy. */
+static void print_policy(const struct config *cfg, const struct route_target *t)
+{
+	int tcp = t->forward & (FORWARD_LOCAL | FORWARD_REMOTE);
+
+	if (t->record)
+		printf("record: yes (record_input: %s; in %s, at most %lld bytes each)\n",
+		       yes_no(t->record_input), cfg->record_dir ? cfg->record_dir : RECORD_DIR_DEFAULT,
+		       cfg->record_max_size);
+	else
+		printf("record: no\n");
+	printf("max_session_time: %d%s\n", t->max_session_time,
+	       t->max_session_time ? " s" : " (no limit)");
+	printf("allow_tcp_forwarding: %s\nallow_agent_forwarding: %s\nx11_forwarding: %s\n",
+	       tcp == (FORWARD_LOCAL | FORWARD_REMOTE) ? "yes" : tcp == FORWARD_LOCAL ? "local"
+	       : tcp == FORWARD_REMOTE ? "remote" : "no",
+	       yes_no(t->forward & FORWARD_AGENT), yes_no(t->forward & FORWARD_X11));
+}
+
 static void print_route(const struct config *cfg, const struct route_target *t)
 {
 	printf("route: %s  (%s:%d)\n", t->route->pattern, cfg->path, t->route->line);
@@ -145,6 +170,7 @@ static void print_route(const struct config *cfg, const struct route_target *t)
 		printf("authorized_keys: %s\n", t->authorized_keys);
 		print_upstream_auth(t);
 	}
+	print_policy(cfg, t);
 }
 
 static int show_route(const char *file, const char *user)
@@ -413,7 +439,8 @@ static void log_session_record(const struct proxy *p, int code, const char *reas
 		{ "client_addr", p->client_addr }, { "client_port", port },
 		{ "user", p->user ? p->user : "" }, { "upstream", upstream },
 		{ "method", p->auth_method ? p->auth_method : "" }, { "cert_serial", serial },
-		{ "cert_key_id", p->cert_issued ? p->cert_key_id : "" }, { "duration", duration },
+		{ "cert_key_id", p->cert_issued ? p->cert_key_id : "" }, { "recordings", p->recordings },
+		{ "duration", duration },
 		{ "bytes_to_upstream", up }, { "bytes_to_client", down },
 		{ "channels", channels }, { "exit_status", status },
 		{ "peak_memory_kib", memory }, { "end", reason ? reason : "" },

@@ -444,6 +444,25 @@ write_upstream_known_hosts() {
 	for n in "$@"; do known_hosts_entry "$n"; done >>"$T/upstream_known_hosts"
 }
 
+# tmux_ssh GW USER: an interactive ssh -tt through gateway GW as USER in a
+# detached tmux session "srt" (100x30, TERM screen) on $TMUX_SOCK; tm runs
+# tmux commands there. ssh's exit status goes to $T/pty.status: tmux's own
+# record of it (#{pane_dead_status}) is sometimes never filled in for a
+# pane whose process has exited.
+TMUX_SOCK=$T/tmux.sock
+tm() { tmux -S "$TMUX_SOCK" "$@"; }
+tmux_ssh() {
+	local ssh_cmd tmux_pid
+	client_opts
+	printf -v ssh_cmd '%q ' env SRT_PASSWORD="${PASSWORD[$2]}" SSH_ASKPASS="$ASKPASS" \
+		SSH_ASKPASS_REQUIRE=force ssh "${CLIENT_OPTS[@]}" -tt -p "${GW_PORT[$1]}" "$2@${GW_ADDR[$1]}"
+	printf 'set -g status off\nset -g remain-on-exit on\nset -g default-terminal screen\n' >"$T/tmux.conf"
+	SHELL=/bin/bash tm -f "$T/tmux.conf" new-session -d -s srt -x 100 -y 30 \
+		"$ssh_cmd; echo \$? >$T/pty.status"
+	tmux_pid=$(tm display-message -p '#{pid}')
+	[ -n "$tmux_pid" ] && track_pid "$tmux_pid"
+}
+
 # ---------------------------------------------------------------- logs
 
 # check_no_passwords NAME LOGFILE...: no test password appears in the logs.

@@ -136,11 +136,13 @@ upstream = ${NET}12:2022
 authorized_keys = $T/ak/red
 identity = $K/id_server
 
-; an RSA CA (it signs with rsa-sha2-512)
+; an RSA CA (it signs with rsa-sha2-512); no port or agent forwarding
 [route srt-team-blue]
 upstream = ${NET}11:2022
 authorized_keys = $T/ak/blue
 certificate_authority = $K/ca_rsa
+allow_tcp_forwarding = no
+allow_agent_forwarding = no
 
 ; dropbear and tinysshd: the [server] CA (refused), and an identity
 [route db-cert]
@@ -240,8 +242,11 @@ if [ -n "$serial2" ] && [ "$serial2" != "$serial" ]; then ok "each certificate h
 else not_ok "each certificate has its own serial" "$serial and $serial2"; fi
 
 key_login "CA: an RSA CA" srt-team-blue "$K/blue" "host-trusting srt-team-blue"
-expect_contains "certificate: signed by the RSA CA with rsa-sha2-512" "$(last_cert)" \
+listing=$(last_cert)
+expect_contains "certificate: signed by the RSA CA with rsa-sha2-512" "$listing" \
 	"Signing CA: RSA $(ssh-keygen -l -f "$K/ca_rsa.pub" | cut -d' ' -f2) (using rsa-sha2-512)"
+expect_contains "certificate: the extensions follow the route's forwarding switches" "$listing" \
+	$'Extensions: \n                permit-X11-forwarding\n                permit-pty\n                permit-user-rc'
 
 key_login "identity: a route's own identity wins over [server]'s CA" srt-team-red "$K/red" \
 	"host-plain srt-team-red"

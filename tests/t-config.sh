@@ -271,12 +271,20 @@ upstream = te.example.net
 upstream = %u.dash.example.net
 EOF
 
+# What -T prints of a route that sets no recording, time or forwarding.
+DEFAULT_POLICY='record: no
+max_session_time: 0 (no limit)
+allow_tcp_forwarding: yes
+allow_agent_forwarding: yes
+x11_forwarding: yes'
+
 # route_of NAME USER EXPECTED_ROUTE_LINE HOST PORT UPSTREAM_USER
 route_of() {
 	local want got first
 	run_sshroute -T "$2" -f "$T/routes.ini"
 	first=$(printf '%s\n' "$OUT" | head -n 1)
-	want=$(printf 'upstream: %s\nport: %s\nuser: %s\nmethods: password,keyboard-interactive' "$4" "$5" "$6")
+	want=$(printf 'upstream: %s\nport: %s\nuser: %s\nmethods: password,keyboard-interactive\n%s' \
+		"$4" "$5" "$6" "$DEFAULT_POLICY")
 	got=$(printf '%s\n' "$OUT" | tail -n +2)
 	if [ "$RC" = 0 ] && printf '%s' "$first" | grep -Eq "^route: $3\$" && [ "$got" = "$want" ]; then
 		ok "-T $1"

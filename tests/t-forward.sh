@@ -289,6 +289,11 @@ upstream = ${NET}14:2022
 
 [route srt-team-red]
 upstream = ${NET}15:2022
+
+; alice's upstream, X11 forbidden by sshroute
+[route srt-team-blue]
+upstream = ${NET}11:2022
+x11_forwarding = no
 EOF
 start_gateway gw "$GW" 2222 "$T/route.ini" fd3
 
@@ -520,6 +525,16 @@ out=$(SRT_PASSWORD=${PASSWORD[srt-bob]} SSH_ASKPASS=$ASKPASS SSH_ASKPASS_REQUIRE
 	-p 2222 -l srt-bob "$GW" 'echo ran' </dev/null 2>"$T/X.err")
 expect_eq "-X to an upstream without X11Forwarding: the session still runs" ran "$out"
 expect_match "-X to an upstream without X11Forwarding: the client hears the refusal" \
+	"X11 forwarding request failed" "$(cat "$T/X.err")"
+
+# x11_forwarding = no: sshroute refuses x11-req itself, to an upstream
+# that would take it.
+out=$(SRT_PASSWORD=${PASSWORD[srt-team-blue]} SSH_ASKPASS=$ASKPASS SSH_ASKPASS_REQUIRE=force \
+	DISPLAY="${NET}24:0" XAUTHORITY=$XAUTH timeout -k 5 "$CLIENT_TIMEOUT" ssh "${CLIENT_OPTS[@]}" \
+	-o LogLevel=INFO -X -p 2222 -l srt-team-blue "$GW" 'echo "ran ${DISPLAY:-without-display}"' \
+	</dev/null 2>"$T/X.err")
+expect_eq "x11_forwarding = no: the session runs, without a DISPLAY" "ran without-display" "$out"
+expect_match "x11_forwarding = no: the client hears the refusal" \
 	"X11 forwarding request failed" "$(cat "$T/X.err")"
 
 # ---------------------------------------------------------------- refusals

@@ -63,8 +63,6 @@ expect_eq "env: SendEnv and SetEnv reach the upstream" "from-sendenv from-setenv
 
 # ---------------------------------------------------------------- pty through tmux
 
-TMUX_SOCK=$T/tmux.sock
-tm() { tmux -S "$TMUX_SOCK" "$@"; }
 
 # probe ID SIZE: type a command into the remote shell that prints
 # "ID:rows cols:TERM:host:ID" and wait until its output shows SIZE (the
@@ -89,17 +87,7 @@ pane_size() {
 	tm display-message -p -t srt '#{pane_height} #{pane_width}'
 }
 
-client_opts
-printf -v ssh_cmd '%q ' env SRT_PASSWORD="${PASSWORD[srt-alice]}" SSH_ASKPASS="$ASKPASS" \
-	SSH_ASKPASS_REQUIRE=force ssh "${CLIENT_OPTS[@]}" -tt -p 2222 srt-alice@"${NET}1"
-# ssh's exit status goes to a file: tmux's own record of it
-# (#{pane_dead_status}) is sometimes never filled in for a pane whose
-# process has exited, sshroute log and all showing status 7 delivered.
-printf 'set -g status off\nset -g remain-on-exit on\nset -g default-terminal screen\n' >"$T/tmux.conf"
-SHELL=/bin/bash tm -f "$T/tmux.conf" new-session -d -s srt -x 100 -y 30 \
-	"$ssh_cmd; echo \$? >$T/pty.status"
-tmux_pid=$(tm display-message -p '#{pid}')
-[ -n "$tmux_pid" ] && track_pid "$tmux_pid"
+tmux_ssh gw srt-alice
 
 size=$(pane_size)
 out=$(probe P1 "$size")

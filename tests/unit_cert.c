@@ -26,6 +26,9 @@ static const struct cert_request request = {
 	.key_id = "sshroute user=alice from=192.0.2.7 port=50000 route=alice",
 	.source_address = "127.0.0.1",
 	.validity = 300,
+	.permit_port_forwarding = 1,
+	.permit_agent_forwarding = 1,
+	.permit_x11_forwarding = 1,
 };
 
 /* The output of command, NUL-terminated ("" when there is none). */

@@ -594,6 +594,71 @@ static void test_identity_order(void)
 	config_free(&cfg);
 }
 
+/* Looks user up and checks recording, time limit and forwarding. */
+static void expect_policy(const char *name, const struct config *cfg, const char *user,
+                          int record, int record_input, int max_session_time, int forward)
+{
+	struct route_target t;
+
+	if (route_lookup(cfg, user, &t) != 0)
+		fail(name, "no route for \"%s\"", user);
+	else if (t.record != record || t.record_input != record_input ||
+	         t.max_session_time != max_session_time || t.forward != forward)
+		fail(name, "\"%s\" got record %d/%d time %d forward %d, expected %d/%d %d %d", user,
+		     t.record, t.record_input, t.max_session_time, t.forward, record, record_input,
+		     max_session_time, forward);
+	else
+		pass(name);
+}
+
+/* record, record_input, max_session_time and the forwarding switches
+ * (issue 16): a route's own setting, else [server]'s. */
+static void test_session_policy(void)
+{
+	struct config cfg;
+
+	if (load_good("recording, time and forwarding keys", SERVER
+	              "record_dir = /var/log/x\nrecord_max_size = 4096\nmax_session_time = 60\n"
+	              "allow_tcp_forwarding = remote\nx11_forwarding = no\n"
+	              "[route a]\nupstream = h\n"
+	              "[route b]\nupstream = h\nrecord = yes\nrecord_input = yes\n"
+	              "max_session_time = 0\nallow_tcp_forwarding = yes\nallow_agent_forwarding = no\n"
+	              "[route c]\nupstream = h\nallow_tcp_forwarding = local\nx11_forwarding = yes\n"
+	              "record = no\n", &cfg) == 0) {
+		expect_policy("policy: [server]'s defaults", &cfg, "a", 0, 0, 60,
+		              FORWARD_REMOTE | FORWARD_AGENT);
+		expect_policy("policy: a route's own settings win", &cfg, "b", 1, 1, 0,
+		              FORWARD_LOCAL | FORWARD_REMOTE);
+		expect_policy("policy: allow_tcp_forwarding = local", &cfg, "c", 0, 0, 60,
+		              FORWARD_LOCAL | FORWARD_AGENT | FORWARD_X11);
+		if (!same_string(cfg.record_dir, "/var/log/x") || cfg.record_max_size != 4096)
+			fail("policy: record_dir and record_max_size", "got %s %lld",
+			     cfg.record_dir ? cfg.record_dir : "NULL", cfg.record_max_size);
+		else
+			pass("policy: record_dir and record_max_size");
+	}
+	config_free(&cfg);
+	if (load_good("policy defaults", SERVER "[route a]\nupstream = h\n", &cfg) == 0)
+		expect_policy("policy defaults: no recording, no limit, all forwarding", &cfg, "a", 0, 0, 0,
+		              FORWARD_ALL);
+	config_free(&cfg);
+	expect_problems("policy errors", SERVER
+	                "record_dir = rel\nrecord_max_size = 100\nmax_session_time = -1\n"  /* 4-6 */
+	                "x11_forwarding = maybe\n"                                           /* 7 */
+	                "[route a]\nupstream = h\nrecord = on\nrecord_input = 1\n"          /* 10, 11 */
+	                "allow_tcp_forwarding = both\nallow_agent_forwarding = local\n"      /* 12, 13 */
+	                "max_session_time = 604801\n",                                       /* 14 */
+	                WANT({ 4, "record_dir \"rel\" is not an absolute path" },
+	                     { 5, "record_max_size \"100\" is out of range" },
+	                     { 6, "max_session_time \"-1\" is out of range" },
+	                     { 7, "bad x11_forwarding \"maybe\" (yes or no)" },
+	                     { 10, "bad record \"on\" (yes or no)" },
+	                     { 11, "bad record_input \"1\" (yes or no)" },
+	                     { 12, "bad allow_tcp_forwarding \"both\" (yes, no, local or remote)" },
+	                     { 13, "bad allow_agent_forwarding \"local\" (yes or no)" },
+	                     { 14, "max_session_time \"604801\" is out of range" }));
+}
+
 /* certificate_authority and certificate_validity (issue 15): which of
  * CA and identity a route uses. */
 static void test_certificate_authority(void)
@@ -1693,6 +1758,7 @@ int main(void)
 	test_answer_values();
 	test_answer_bytes();
 	test_certificate_authority();
+	test_session_policy();
 
 	test_section_errors();
 	test_key_errors();

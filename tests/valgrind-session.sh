@@ -3,8 +3,8 @@
 # one process per connection as always (systemd-socket-activate, inetd
 # mode): a password login running a command with output, sftp put and get
 # of 4 MiB, a public-key login (sshroute's identity upstream), one with a
-# certificate from sshroute's CA, a wrong password and a user without a
-# route; -t and -T (with a CA) too. Every process must
+# certificate from sshroute's CA (and recorded), a wrong password and a
+# user without a route; -t and -T (with a CA) too. Every process must
 # end with no invalid access, no use of uninitialised memory and nothing
 # definitely lost (--errors-for-leak-kinds=definite: memory still
 # reachable at exit() is sshroute's design, not a leak).
@@ -43,6 +43,7 @@ cat >"$T/route.ini" <<EOF
 host_key = $GW_KEY
 known_hosts = $T/known_hosts
 identity = $K/id_server
+record_dir = $T/rec
 
 [route srt-alice]
 upstream = ${NET}11:2022
@@ -53,7 +54,10 @@ upstream = ${NET}11:2022
 user = srt-alice
 authorized_keys = $T/authorized_keys
 certificate_authority = $K/ca
+record = yes
+record_input = yes
 EOF
+mkdir -p "$T/rec"
 
 # Each connection's sshroute runs as: the wrapper (inetd mode: the
 # connection is fd 0, so a shell in between changes nothing) -> valgrind
@@ -105,6 +109,7 @@ expect_eq "public-key login" "key login" "$out"
 out=$(SRT_CMD='echo cert login' gw_key_ssh gw srt-carol "$K/client" 2>"$T/err" </dev/null)
 CONNECTIONS=$((CONNECTIONS + 1))
 expect_eq "public-key login with a certificate upstream" "cert login" "$out"
+expect_eq "that session recorded" 1 "$(find "$T/rec" -name '*.cast' | wc -l)"
 
 PW=$WRONG_PASSWORD gw_ssh gw srt-alice true </dev/null >/dev/null 2>"$T/err"
 rc=$?

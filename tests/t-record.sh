@@ -1,0 +1,301 @@
+#!/bin/bash
+# Session recording, max_session_time and forwarding switches (issue 16).
+# A tmux-driven interactive session on a route with "record = yes" is
+# recorded as asciicast v2 and played back with asciinema; a command's
+# input is recorded with record_input; an unrecordable session is refused
+# (a missing record_dir, a full disk); record_max_size stops a recording
+# and not the session; max_session_time cuts a `sleep 30`; -L, -W, -R and
+# -A are refused where forbidden and allowed where not.
+
+. "$(dirname "$0")/lib.sh"
+require_root
+require_sshroute
+ensure_users
+pick_net
+for tool in asciinema script tmux ssh-agent; do
+	command -v "$tool" >/dev/null || die "$tool is not installed (make deps)"
+done
+
+start_upstream alice "${NET}11" 2022
+known_hosts_entry alice >"$T/known_hosts"
+make_gateway_key
+REC=$T/rec
+mkdir -p "$REC"
+chmod 750 "$REC"
+
+# gateway_ini FILE RECORD_DIR [SERVER LINES]: the routes of this test.
+gateway_ini() {
+	cat >"$1" <<-INI
+		[server]
+		host_key = $GW_KEY
+		known_hosts = $T/known_hosts
+		record_dir = $2
+		${3-}
+
+		[route srt-alice]
+		upstream = ${NET}11:2022
+		record = yes
+
+		[route srt-bob]
+		upstream = ${NET}11:2022
+		record = yes
+		record_input = yes
+
+		[route srt-carol]
+		upstream = ${NET}11:2022
+		max_session_time = 2
+
+		[route srt-team-red]
+		upstream = ${NET}11:2022
+		allow_tcp_forwarding = no
+		allow_agent_forwarding = no
+		x11_forwarding = no
+
+		[route srt-team-blue]
+		upstream = ${NET}11:2022
+		allow_tcp_forwarding = local
+	INI
+}
+gateway_ini "$T/route.ini" "$REC"
+start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
+# no record_dir: recorded sessions are refused
+gateway_ini "$T/missing.ini" "$T/no-such-dir"
+start_gateway missing "${NET}2" 2222 "$T/missing.ini" fd3
+# small recordings
+mkdir -p "$T/rec-small"
+gateway_ini "$T/small.ini" "$T/rec-small" "record_max_size = 8192"
+start_gateway small "${NET}3" 2222 "$T/small.ini" fd3
+# a full disk: record_dir is a 64 KiB tmpfs in sshroute's own mount namespace
+gateway_ini "$T/full.ini" "$T/rec-full"
+mkdir -p "$T/rec-full"
+unshare --mount --propagation private sh -c 'mount -t tmpfs -o size=64k tmpfs "$0" && exec "$@"' \
+	"$T/rec-full" systemd-socket-activate -l "${NET}4:2222" -a "$SSHROUTE" -e -v -f "$T/full.ini" \
+	</dev/null >>"$T/gw-full.log" 2>&1 &
+full_pid=$!
+track_pid "$full_pid"
+wait_listening "${NET}4" 2222 "$full_pid" || die "gateway full: $(tail -n 3 "$T/gw-full.log")"
+GW_ADDR[full]=${NET}4 GW_PORT[full]=2222 GW_LOG[full]=$T/gw-full.log
+echo "[${NET}4]:2222 $(cut -d' ' -f1-2 "$GW_KEY.pub")" >>"$T/client_known_hosts"
+
+# cast_check FILE PYTHON_EXPRESSION: true when the expression holds for the
+# recording (header: the header's JSON; events: the list of events).
+cast_check() {
+	/usr/bin/python3 - "$1" "$2" <<-'PY'
+		import json, sys
+		lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+		header = json.loads(lines[0])
+		events = [json.loads(l) for l in lines[1:]]
+		text = lambda code: "".join(e[2] for e in events if e[1] == code)
+		sys.exit(0 if eval(sys.argv[2]) else 1)
+	PY
+}
+
+# newest_cast DIR USER: the newest recording of USER in DIR.
+newest_cast() {
+	find "$1" -name "*-$2-*.cast" -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f2-
+}
+
+# record_field GW NAME: a field of the gateway's last session record.
+record_field() {
+	grep 'session end' "${GW_LOG[$1]}" | tail -n 1 | sed -n "s/.* $2=\\(\"[^\"]*\"\\|[^ ]*\\).*/\\1/p" |
+		tr -d '"'
+}
+
+# ---------------------------------------------------------------- an interactive session, recorded
+
+tmux_ssh gw srt-alice
+
+# typed ID: types a command that prints "MARK-ID-$RUN_ID" computed by the
+# shell (so the echo of the typed line never matches), until it shows.
+typed() {
+	local deadline=$((SECONDS + 15)) next=0
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		if [ "$SECONDS" -ge "$next" ]; then
+			tm send-keys -t srt "echo MARK-\$((40+2))-$1-$RUN_ID" Enter
+			next=$((SECONDS + 2))
+		fi
+		tm capture-pane -p -t srt | grep -q "MARK-42-$1-$RUN_ID" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+typed first || not_ok "tmux: the remote shell answers" "$(tm capture-pane -p -t srt | tail -n 5)"
+tm resize-window -t srt -x 120 -y 40
+typed second || not_ok "tmux: the remote shell answers after a resize" "$(tm capture-pane -p -t srt | tail -n 5)"
+tm send-keys -t srt 'exit 3' Enter
+deadline=$((SECONDS + 10))
+until [ -s "$T/pty.status" ] || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.2; done
+expect_eq "recorded shell: the exit status reaches the client" 3 "$(cat "$T/pty.status" 2>/dev/null)"
+tm kill-server
+
+wait_no_children gw 10
+cast=$(newest_cast "$REC" srt-alice)
+if [ -n "$cast" ]; then ok "recorded shell: one file in record_dir"; else not_ok "recorded shell: one file in record_dir" "$(ls -la "$REC")"; fi
+expect_match "recording: named YYYYMMDDTHHMMSSZ-USER-PID-CHANNEL.cast" \
+	'^[0-9]{8}T[0-9]{6}Z-srt-alice-[0-9]+-1\.cast$' "$(basename "$cast")"
+expect_eq "recording: mode 0640" 640 "$(stat -c %a "$cast" 2>/dev/null)"
+cast_check "$cast" 'header["version"] == 2 and header["width"] == 100 and header["height"] == 30' &&
+	ok "recording: asciicast v2 header with the pty's size" ||
+	not_ok "recording: asciicast v2 header with the pty's size" "$(head -n 1 "$cast")"
+cast_check "$cast" 'header["env"]["TERM"] == "screen" and "srt-alice" in header["title"] and "shell" in header["title"]' &&
+	ok "recording: TERM, and the title names the user and the command" ||
+	not_ok "recording: TERM, and the title names the user and the command" "$(head -n 1 "$cast")"
+cast_check "$cast" '"MARK-42-first-" in text("o") and "MARK-42-second-" in text("o")' &&
+	ok "recording: the typed commands' output" || not_ok "recording: the typed commands' output" "$(tail -n 3 "$cast")"
+cast_check "$cast" '"120x40" in [e[2] for e in events if e[1] == "r"]' &&
+	ok "recording: the window change" || not_ok "recording: the window change" "$(grep '"r"' "$cast")"
+cast_check "$cast" 'not [e for e in events if e[1] == "i"]' &&
+	ok "recording: no input events without record_input" || not_ok "recording: no input events without record_input" "$(grep '"i"' "$cast" | head -n 2)"
+cast_check "$cast" 'all(events[k][0] <= events[k + 1][0] for k in range(len(events) - 1))' &&
+	ok "recording: event times in order" || not_ok "recording: event times in order" ""
+played=$(TERM=xterm timeout 20 script -qec "asciinema cat $cast" /dev/null 2>&1)
+expect_contains "playback: asciinema cat shows the command's output" "$played" "MARK-42-first-$RUN_ID"
+expect_contains "playback: and the exit" "$played" "exit 3"
+expect_eq "session record: lists the recording" "$(basename "$cast")" "$(grep 'user=srt-alice' "${GW_LOG[gw]}" |
+	grep 'session end' | tail -n 1 | sed -n 's/.* recordings=\([^ ]*\).*/\1/p')"
+
+# ---------------------------------------------------------------- a command with record_input
+
+out=$(printf 'INPUT-LINE-%s\n' "$RUN_ID" | gw_ssh gw srt-bob 'cat; echo done >&2' 2>"$T/err")
+expect_eq "record_input: the command runs" "INPUT-LINE-$RUN_ID" "$out"
+wait_no_children gw 10
+cast=$(newest_cast "$REC" srt-bob)
+cast_check "$cast" 'header["width"] == 80 and header["height"] == 24 and "env" not in header' &&
+	ok "recording without a pty: 80x24, no TERM" || not_ok "recording without a pty: 80x24, no TERM" "$(head -n 1 "$cast")"
+cast_check "$cast" '"INPUT-LINE-" in text("i") and "INPUT-LINE-" in text("o") and "done" in text("o")' &&
+	ok "record_input: input and output (stderr too) are recorded" ||
+	not_ok "record_input: input and output (stderr too) are recorded" "$(cat "$cast")"
+cast_check "$cast" '"cat; echo done" in header["title"]' &&
+	ok "recording: the title names the command" || not_ok "recording: the title names the command" "$(head -n 1 "$cast")"
+printf 'ls\n' >"$T/sftp.batch"
+gw_sftp gw srt-alice "$T/sftp.batch" >/dev/null 2>&1
+wait_no_children gw 10
+expect_eq "sftp on a recorded route: the session record notes it, unrecorded" \
+	"subsystem sftp (not recorded)" "$(record_field gw recordings)"
+
+# ---------------------------------------------------------------- fail closed
+
+out=$(LOGLEVEL=INFO gw_ssh missing srt-alice "echo ran-$RUN_ID" 2>"$T/err")
+rc=$?
+if [ "$rc" != 0 ] && [ -z "$out" ] && grep -qF "sshroute: session recording is unavailable" "$T/err"; then
+	ok "missing record_dir: the session is refused, with a clear message"
+else
+	not_ok "missing record_dir: the session is refused, with a clear message" "rc $rc, out '$out', err '$(cat "$T/err")'"
+fi
+check_log_line "missing record_dir: the log says why" "${GW_LOG[missing]}" "cannot be recorded" \
+	"$T/no-such-dir" "No such file or directory"
+
+out=$(LOGLEVEL=INFO gw_ssh full srt-alice 'head -c 300000 /dev/zero | base64' 2>"$T/err" | wc -c)
+if grep -qF "sshroute: session recording is unavailable" "$T/err"; then
+	ok "full disk: the session ends, with a clear message"
+else
+	not_ok "full disk: the session ends, with a clear message" "got $out bytes, err '$(cat "$T/err")'"
+fi
+check_log_line "full disk: the log says why" "$T/gw-full.log" "session recording failed" "No space left"
+
+out=$(gw_ssh small srt-alice 'head -c 100000 /dev/zero | base64 -w 0' 2>"$T/err" | wc -c)
+expect_eq "record_max_size: the session goes on past it, every byte delivered" 133336 "$out"
+wait_no_children small 10
+cast=$(newest_cast "$T/rec-small" srt-alice)
+size=$(stat -c %s "$cast" 2>/dev/null || echo missing)
+if [ "$size" != missing ] && [ "$size" -le 8192 ] && [ "$size" -gt 7000 ]; then
+	ok "record_max_size: the file fills up to it, and stays within it ($size bytes)"
+else
+	not_ok "record_max_size: the file fills up to it, and stays within it" "size $size"
+fi
+cast_check "$cast" 'events[-1][1] == "m" and "record_max_size" in events[-1][2]' &&
+	ok "record_max_size: a marker event ends the recording" || not_ok "record_max_size: a marker event ends the recording" "$(tail -c 300 "$cast")"
+check_log_line "record_max_size: logged" "${GW_LOG[small]}" "reached record_max_size"
+
+# ---------------------------------------------------------------- max_session_time
+
+start=$SECONDS
+out=$(LOGLEVEL=INFO gw_ssh gw srt-carol 'sleep 30; echo not-cut' 2>"$T/err")
+took=$((SECONDS - start))
+if [ "$took" -lt 10 ] && [ -z "$out" ] && grep -qF "sshroute: session time limit reached" "$T/err"; then
+	ok "max_session_time = 2: sleep 30 is cut, with the message (after $took s)"
+else
+	not_ok "max_session_time = 2: sleep 30 is cut, with the message" "after $took s, out '$out', err '$(cat "$T/err")'"
+fi
+wait_no_children gw 10
+expect_eq "max_session_time: the session record says why" "session time limit" "$(record_field gw end)"
+
+# ---------------------------------------------------------------- forwarding switches
+
+banner=$(timeout 5 bash -c "exec 3<>/dev/tcp/${NET}11/2022; head -n 1 <&3" | tr -d '\r')
+
+# w_banner USER: the first line through ssh -W to the upstream's sshd.
+w_banner() {
+	sleep 1 | LOGLEVEL=INFO gw_ssh gw "$1" -W "${NET}11:2022" 2>"$T/W.err" | head -n 1 | tr -d '\r'
+}
+expect_eq "-W allowed by default" "$banner" "$(w_banner srt-alice)"
+expect_eq "-W allowed with allow_tcp_forwarding = local" "$banner" "$(w_banner srt-team-blue)"
+out=$(w_banner srt-team-red)
+if [ -z "$out" ] && grep -q "administratively prohibited" "$T/W.err"; then
+	ok "-W refused with allow_tcp_forwarding = no (administratively prohibited)"
+else
+	not_ok "-W refused with allow_tcp_forwarding = no" "out '$out', err '$(cat "$T/W.err")'"
+fi
+
+# l_banner USER PORT: the first line through ssh -L PORT to the upstream's sshd.
+l_banner() {
+	local pid out
+	gw_ssh gw "$1" -N -L "127.0.0.1:$2:${NET}11:2022" </dev/null 2>"$T/L.err" &
+	pid=$!
+	track_pid "$pid"
+	if wait_listening 127.0.0.1 "$2" "$pid"; then
+		out=$(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$2; head -n 1 <&3" 2>/dev/null | tr -d '\r')
+	fi
+	kill_tree "$pid"
+	echo "${out-}"
+}
+lport=$(free_port 127.0.0.1 $((30000 + RANDOM % 20000))) || die "no free port"
+expect_eq "-L allowed by default" "$banner" "$(l_banner srt-alice "$lport")"
+expect_eq "-L refused with allow_tcp_forwarding = no" "" "$(l_banner srt-team-red "$lport")"
+check_log_line "-L refused: logged at verbose" "${GW_LOG[gw]}" "refused a direct-tcpip channel" \
+	"allow_tcp_forwarding" 'user="srt-team-red"'
+
+# r_forward USER: ssh -R with port 0; true when the upstream listens.
+r_forward() {
+	gw_ssh gw "$1" -o ExitOnForwardFailure=yes -R "${NET}11:0:127.0.0.1:9" true </dev/null 2>"$T/R.err"
+}
+if r_forward srt-alice; then ok "-R allowed by default"; else not_ok "-R allowed by default" "$(cat "$T/R.err")"; fi
+if ! r_forward srt-team-blue && grep -q "remote port forwarding failed" "$T/R.err"; then
+	ok "-R refused with allow_tcp_forwarding = local"
+else
+	not_ok "-R refused with allow_tcp_forwarding = local" "$(cat "$T/R.err")"
+fi
+if ! r_forward srt-team-red; then ok "-R refused with allow_tcp_forwarding = no"; else not_ok "-R refused with allow_tcp_forwarding = no" ""; fi
+
+AGENT_SOCK=$T/agent.sock
+ssh-agent -D -a "$AGENT_SOCK" </dev/null >/dev/null 2>"$T/agent.err" &
+agent_pid=$!
+track_pid "$agent_pid"
+for _ in $(seq 50); do [ -S "$AGENT_SOCK" ] && break; sleep 0.1; done
+# shellcheck disable=SC2016
+out=$(SSH_AUTH_SOCK=$AGENT_SOCK gw_ssh gw srt-alice -A 'echo "${SSH_AUTH_SOCK:-none}"' </dev/null 2>/dev/null)
+if [ -n "$out" ] && [ "$out" != none ]; then ok "-A allowed by default"; else not_ok "-A allowed by default" "'$out'"; fi
+# shellcheck disable=SC2016
+out=$(SSH_AUTH_SOCK=$AGENT_SOCK gw_ssh gw srt-team-red -A 'echo "${SSH_AUTH_SOCK:-none}"' </dev/null 2>/dev/null)
+expect_eq "-A refused with allow_agent_forwarding = no: no agent upstream, the session goes on" none "$out"
+kill_tree "$agent_pid"
+
+# ---------------------------------------------------------------- -T and -t
+
+out=$("$SSHROUTE" -f "$T/route.ini" -T srt-bob 2>&1)
+expect_contains "-T: the recording" "$out" "record: yes (record_input: yes; in $REC, at most 104857600 bytes each)"
+out=$("$SSHROUTE" -f "$T/route.ini" -T srt-team-red 2>&1)
+expect_contains "-T: the forwarding switches" "$out" $'allow_tcp_forwarding: no\nallow_agent_forwarding: no\nx11_forwarding: no'
+expect_contains "-T: max_session_time" "$("$SSHROUTE" -f "$T/route.ini" -T srt-carol 2>&1)" "max_session_time: 2 s"
+expect_contains "-T: allow_tcp_forwarding = local" "$("$SSHROUTE" -f "$T/route.ini" -T srt-team-blue 2>&1)" \
+	"allow_tcp_forwarding: local"
+sed -e 's/^allow_tcp_forwarding = local/allow_tcp_forwarding = sometimes/' -e 's/^record_input = yes/record_input = maybe/' \
+	-e 's|^record_dir = .*|record_dir = relative/dir|' "$T/route.ini" >"$T/bad.ini"
+out=$("$SSHROUTE" -f "$T/bad.ini" -t 2>&1)
+expect_contains "-t: a bad allow_tcp_forwarding" "$out" 'bad allow_tcp_forwarding "sometimes" (yes, no, local or remote)'
+expect_contains "-t: a bad record_input" "$out" 'bad record_input "maybe" (yes or no)'
+expect_contains "-t: a relative record_dir" "$out" 'record_dir "relative/dir" is not an absolute path'
+
+check_no_passwords "no password in the logs or the recordings" "${GW_LOG[gw]}" "$REC"/*.cast
+check_no_leftovers "no sshroute process left" gw missing small
+finish
