@@ -161,10 +161,26 @@ static void offer_methods(struct proxy *p)
 	ssh_set_auth_methods(p->client, offered_methods(p));
 }
 
+/* "host:port", or for a list "host:port (then host:port, ...)". */
+static void format_upstreams(const struct route_target *t, char *out, size_t size)
+{
+	size_t i, len;
+
+	snprintf(out, size, "%s:%d", t->host, t->port);
+	for (i = 1; i < t->n_hosts; i++) {
+		len = strlen(out);
+		snprintf(out + len, size - len, "%s%s:%d%s", i == 1 ? " (then " : ", ",
+		         t->hosts[i].host, t->hosts[i].port, i + 1 == t->n_hosts ? ")" : "");
+	}
+}
+
 static void log_route(const struct proxy *p)
 {
-	log_info("route %s: upstream %s:%d upstream_user=%s",
-	         p->target.route->pattern, p->target.host, p->target.port, p->target.user);
+	char upstreams[UPSTREAMS_MAX * (ROUTE_HOST_MAX + 16)];
+
+	format_upstreams(&p->target, upstreams, sizeof(upstreams));
+	log_info("route %s: upstream %s upstream_user=%s", p->target.route->pattern, upstreams,
+	         p->target.user);
 }
 
 static void log_unusable_route(const struct proxy *p)
@@ -253,6 +269,7 @@ static void upstream_failed(struct proxy *p)
  * connection with "unavailable". */
 static int contact_upstream(struct proxy *p)
 {
+	char upstream[ROUTE_HOST_MAX + 16];
 	int rc;
 
 	if (p->route_failed)
@@ -262,6 +279,8 @@ static int contact_upstream(struct proxy *p)
 	p->upstream = upstream_connect(p->cfg, &p->target);
 	if (p->upstream == NULL)
 		proxy_end(p, EXIT_UPSTREAM, "upstream unavailable", unavailable_message);
+	snprintf(upstream, sizeof(upstream), "%s:%d", p->target.host, p->target.port);
+	log_set_upstream(upstream);   /* the one that answered */
 	p->upstream_event = ssh_event_new();
 	if (p->upstream_event == NULL ||
 	    ssh_event_add_session(p->upstream_event, p->upstream) != SSH_OK) {

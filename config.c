@@ -25,6 +25,7 @@
 #include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@
 
 #include <ini.h>
 #include <libssh/libssh.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #define DEFAULT_LOGIN_GRACE_TIME 30
 #define DEFAULT_MAX_AUTH_TRIES 6
@@ -51,13 +54,13 @@ enum server_key { KEY_HOST_KEY, KEY_KNOWN_HOSTS, KEY_SERVER_IDENTITY, KEY_LOGIN_
 	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, KEY_PROXY_PROTOCOL, KEY_IDLE_TIMEOUT, KEY_MAX_SESSIONS,
 	KEY_SERVER_CA, KEY_SERVER_CERT_VALIDITY, KEY_RECORD_DIR, KEY_RECORD_MAX_SIZE,
 	KEY_SERVER_MAX_SESSION_TIME, KEY_SERVER_TCP_FORWARDING, KEY_SERVER_AGENT_FORWARDING,
-	KEY_SERVER_X11_FORWARDING, N_SERVER_KEYS };
+	KEY_SERVER_X11_FORWARDING, KEY_SERVER_CONNECT_TIMEOUT, N_SERVER_KEYS };
 /* The keys a lookup answer may set come first: route_keys[0..N_ANSWER_KEYS)
  * are the answer's keys. */
 enum route_key { KEY_UPSTREAM, KEY_USER, KEY_AUTHORIZED_KEYS, KEY_IDENTITY, KEY_AUTH,
 	KEY_LOOKUP, KEY_LOOKUP_TIMEOUT, KEY_CA, KEY_CERT_VALIDITY, KEY_RECORD, KEY_RECORD_INPUT,
 	KEY_MAX_SESSION_TIME, KEY_TCP_FORWARDING, KEY_AGENT_FORWARDING, KEY_X11_FORWARDING,
-	N_ROUTE_KEYS };
+	KEY_BALANCE, KEY_CONNECT_TIMEOUT, N_ROUTE_KEYS };
 #define N_ANSWER_KEYS (KEY_IDENTITY + 1)
 
 struct problem {
@@ -768,6 +771,11 @@ static void set_server_x11_forwarding(struct parser *p, const char *value)
 	parse_forwarding(p, "x11_forwarding", value, FORWARD_X11, &set, &p->cfg->forward);
 }
 
+static void set_server_connect_timeout(struct parser *p, const char *value)
+{
+	parse_number(p, "connect_timeout", value, 1, 300, &p->cfg->connect_timeout);
+}
+
 static void set_login_grace_time(struct parser *p, const char *value)
 {
 	parse_number(p, "login_grace_time", value, 0, 86400, &p->cfg->login_grace_time);
@@ -817,20 +825,88 @@ static void set_proxy_protocol(struct parser *p, const char *value)
 
 /* ---- [route NAME] keys ---- */
 
+/* One host of an upstream list, into out. */
+static int parse_one_upstream(struct parser *p, const char *value, struct upstream_template *out,
+                              int *uses_u)
+{
+	out->port = DEFAULT_PORT;
+	if (value[0] == '[')
+		return parse_bracketed_upstream(p, value, &out->host, &out->port);
+	return parse_plain_upstream(p, value, &out->host, &out->port, uses_u);
+}
+
+static void free_upstreams(struct upstream_template *up, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(up[i].host);
+}
+
+/* 1 when the list already has host:port. */
+static int upstream_listed(const struct upstream_template *up, size_t n,
+                           const struct upstream_template *one)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (up[i].port == one->port && strcmp(up[i].host, one->host) == 0)
+			return 1;
+	return 0;
+}
+
+/* "upstream = HOST[:PORT], [IPV6]:PORT, ...": every host is checked; the
+ * route keeps the list only when all of them are good. */
 static void set_upstream(struct parser *p, const char *value)
 {
-	int port = DEFAULT_PORT, uses_u = 0, rc;
-	char *host = NULL;
+	struct upstream_template up[UPSTREAMS_MAX];
+	char *list = dup_or_report(p, value), *rest = list, *item;
+	size_t n = 0;
+	int uses_u = 0, bad = list == NULL;
 
-	if (value[0] == '[')
-		rc = parse_bracketed_upstream(p, value, &host, &port);
-	else
-		rc = parse_plain_upstream(p, value, &host, &port, &uses_u);
-	if (rc < 0)
+	while (!bad && (item = strsep(&rest, ",")) != NULL) {
+		item = trim(item);
+		if (*item == '\0') {
+			report(p, "empty item in upstream \"%s\"", value);
+			bad = 1;
+		} else if (n == UPSTREAMS_MAX) {
+			report(p, "upstream \"%s\" lists more than %d hosts", value, UPSTREAMS_MAX);
+			bad = 1;
+		} else if (parse_one_upstream(p, item, &up[n], &uses_u) < 0) {
+			bad = 1;
+		} else if (upstream_listed(up, n, &up[n])) {
+			report(p, "upstream \"%s\" lists %s twice", value, item);
+			free(up[n].host);
+			bad = 1;
+		} else {
+			n++;
+		}
+	}
+	free(list);
+	if (bad) {
+		free_upstreams(up, n);
 		return;
-	p->draft.host = host;
-	p->draft.port = port;
+	}
+	memcpy(p->draft.upstreams, up, n * sizeof(up[0]));
+	p->draft.n_upstreams = n;
 	p->draft.uses_u |= uses_u;
+}
+
+static void set_balance(struct parser *p, const char *value)
+{
+	if (strcmp(value, "first") == 0)
+		p->draft.balance = BALANCE_FIRST;
+	else if (strcmp(value, "user") == 0)
+		p->draft.balance = BALANCE_USER;
+	else if (strcmp(value, "random") == 0)
+		p->draft.balance = BALANCE_RANDOM;
+	else
+		report(p, "bad balance \"%s\" (first, user or random)", value);
+}
+
+static void set_route_connect_timeout(struct parser *p, const char *value)
+{
+	parse_number(p, "connect_timeout", value, 1, 300, &p->draft.connect_timeout);
 }
 
 static void set_user(struct parser *p, const char *value)
@@ -1058,6 +1134,7 @@ static const struct key_def server_keys[N_SERVER_KEYS] = {
 	[KEY_SERVER_TCP_FORWARDING] = { "allow_tcp_forwarding", 0, set_server_tcp_forwarding },
 	[KEY_SERVER_AGENT_FORWARDING] = { "allow_agent_forwarding", 0, set_server_agent_forwarding },
 	[KEY_SERVER_X11_FORWARDING] = { "x11_forwarding", 0, set_server_x11_forwarding },
+	[KEY_SERVER_CONNECT_TIMEOUT] = { "connect_timeout", 0, set_server_connect_timeout },
 };
 
 static const struct key_def route_keys[N_ROUTE_KEYS] = {
@@ -1076,6 +1153,8 @@ static const struct key_def route_keys[N_ROUTE_KEYS] = {
 	[KEY_TCP_FORWARDING] = { "allow_tcp_forwarding", 0, set_route_tcp_forwarding },
 	[KEY_AGENT_FORWARDING] = { "allow_agent_forwarding", 0, set_route_agent_forwarding },
 	[KEY_X11_FORWARDING] = { "x11_forwarding", 0, set_route_x11_forwarding },
+	[KEY_BALANCE] = { "balance", 0, set_balance },
+	[KEY_CONNECT_TIMEOUT] = { "connect_timeout", 0, set_route_connect_timeout },
 };
 
 /* Looks name up in keys, refuses repeats and empty values, then sets it.
@@ -1110,7 +1189,7 @@ static void apply_key(struct parser *p, const struct key_def *keys, size_t n_key
 static void free_route(struct route *r)
 {
 	free(r->pattern);
-	free(r->host);
+	free_upstreams(r->upstreams, r->n_upstreams);
 	free(r->user);
 	free(r->authorized_keys);
 	free(r->identity);
@@ -1157,11 +1236,11 @@ static void disable_if_broken(struct parser *p)
 {
 	struct route *r = &p->draft;
 
-	if ((p->route_key_line[KEY_UPSTREAM] != 0 && r->host == NULL) ||
+	if ((p->route_key_line[KEY_UPSTREAM] != 0 && r->n_upstreams == 0) ||
 	    (p->route_key_line[KEY_LOOKUP] != 0 && r->lookup == NULL)) {
-		free(r->host);
+		free_upstreams(r->upstreams, r->n_upstreams);
 		free(r->lookup);
-		r->host = NULL;
+		r->n_upstreams = 0;
 		r->lookup = NULL;
 	}
 }
@@ -1267,7 +1346,6 @@ static void start_route(struct parser *p, const char *pattern)
 		return;
 	p->draft.line = p->lineno;
 	p->draft.is_glob = strpbrk(pattern, "*?[") != NULL;
-	p->draft.port = DEFAULT_PORT;
 	p->draft.auth = AUTH_ALL;
 	p->draft.lookup_timeout = LOOKUP_TIMEOUT_DEFAULT;
 	p->draft.max_session_time = -1;
@@ -1468,6 +1546,7 @@ static void init_config(struct config *cfg)
 	cfg->certificate_validity = CERT_VALIDITY_DEFAULT;
 	cfg->record_max_size = RECORD_MAX_SIZE_DEFAULT;
 	cfg->forward = FORWARD_ALL;
+	cfg->connect_timeout = CONNECT_TIMEOUT_DEFAULT;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -1588,7 +1667,7 @@ static int is_dot_or_dotdot(const char *name)
 
 static int route_matches(const struct route *r, const char *user)
 {
-	if (r->host == NULL && r->lookup == NULL)
+	if (r->n_upstreams == 0 && r->lookup == NULL)
 		return 0;   /* its upstream or lookup was bad: reported at load time */
 	if (r->uses_u && !user_name_is_safe(user))
 		return 0;
@@ -1607,6 +1686,95 @@ static const struct route *find_route(const struct config *cfg, const char *user
 		if (cfg->routes[i].is_glob == globs && route_matches(&cfg->routes[i], user))
 			return &cfg->routes[i];
 	return NULL;
+}
+
+/* ---- upstream lists ---- */
+
+/* A host's weight for user in rendezvous (highest random weight) hashing:
+ * the first 8 bytes of SHA-256 over user, a NUL and host:port. Each user
+ * ranks the hosts in an order of its own, the same every time; removing a
+ * host moves only the users who ranked it first. */
+static uint64_t rendezvous_weight(const char *user, const struct upstream_host *h)
+{
+	unsigned char digest[32];
+	char host_port[ROUTE_HOST_MAX + 8];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint64_t w = 0;
+	int i;
+
+	snprintf(host_port, sizeof(host_port), "%s:%d", h->host, h->port);
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, user, strlen(user) + 1) == 1 &&
+	    EVP_DigestUpdate(ctx, host_port, strlen(host_port)) == 1 &&
+	    EVP_DigestFinal_ex(ctx, digest, NULL) == 1)
+		for (i = 0; i < 8; i++)
+			w = w << 8 | digest[i];
+	EVP_MD_CTX_free(ctx);
+	return w;
+}
+
+/* balance = user: heaviest first (a short list: insertion sort). */
+static void order_by_user(struct route_target *out, const char *user)
+{
+	uint64_t weight[UPSTREAMS_MAX], w;
+	struct upstream_host h;
+	size_t i, j;
+
+	for (i = 0; i < out->n_hosts; i++)
+		weight[i] = rendezvous_weight(user, &out->hosts[i]);
+	for (i = 1; i < out->n_hosts; i++) {
+		h = out->hosts[i];
+		w = weight[i];
+		for (j = i; j > 0 && weight[j - 1] < w; j--) {
+			out->hosts[j] = out->hosts[j - 1];
+			weight[j] = weight[j - 1];
+		}
+		out->hosts[j] = h;
+		weight[j] = w;
+	}
+}
+
+/* balance = random: a Fisher-Yates shuffle. */
+static void order_at_random(struct route_target *out)
+{
+	struct upstream_host h;
+	uint32_t r;
+	size_t i, j;
+
+	for (i = out->n_hosts; i > 1; i--) {
+		if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+			return;   /* no randomness: the order as written */
+		j = r % i;
+		h = out->hosts[i - 1];
+		out->hosts[i - 1] = out->hosts[j];
+		out->hosts[j] = h;
+	}
+}
+
+/* The route's upstream list expanded for user, in the order to try it;
+ * out->host and out->port are the first. */
+static int expand_upstreams(const struct route *r, const char *user, struct route_target *out)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_upstreams; i++) {
+		if (expand_template(r->upstreams[i].host, user, out->hosts[i].host,
+		                    sizeof(out->hosts[i].host)) < 0)
+			return -1;
+		out->hosts[i].port = r->upstreams[i].port;
+	}
+	out->n_hosts = r->n_upstreams;
+	if (r->balance == BALANCE_USER)
+		order_by_user(out, user);
+	else if (r->balance == BALANCE_RANDOM)
+		order_at_random(out);
+	if (out->n_hosts > 0) {
+		memcpy(out->host, out->hosts[0].host, sizeof(out->host));
+		out->port = out->hosts[0].port;
+	} else {
+		out->port = DEFAULT_PORT;
+	}
+	return 0;
 }
 
 /* The more specific setting wins: a route's CA, else the route's own
@@ -1628,16 +1796,16 @@ static int expand_route(const struct config *cfg, const struct route *r, const c
 {
 	memset(out, 0, sizeof(*out));
 	out->route = r;
-	out->port = r->port;
 	out->identity = r->identity != NULL ? r->identity : cfg->identity;
+	out->connect_timeout = r->connect_timeout ? r->connect_timeout : cfg->connect_timeout;
 	choose_certificate_authority(cfg, r, out);
 	out->record = r->record;
 	out->record_input = r->record_input;
 	out->max_session_time = r->max_session_time >= 0 ? r->max_session_time : cfg->max_session_time;
 	out->forward = (r->forward & r->forward_set) | (cfg->forward & ~r->forward_set);
 	out->auth = r->auth;
-	/* No host: a lookup route whose answer gives it; out->host stays "". */
-	if (r->host != NULL && expand_template(r->host, user, out->host, sizeof(out->host)) < 0)
+	/* No upstream: a lookup route whose answer gives it; out->host stays "". */
+	if (expand_upstreams(r, user, out) < 0)
 		return -1;
 	if (r->authorized_keys == NULL)
 		out->auth &= ~AUTH_PUBLICKEY;   /* no keys to check against */
@@ -1888,7 +2056,7 @@ static void check_answer(struct parser *p, const struct config *cfg, const struc
 {
 	int keys_line = p->route_key_line[KEY_AUTHORIZED_KEYS];
 
-	if (p->route_key_line[KEY_UPSTREAM] == 0 && r->host == NULL)
+	if (p->route_key_line[KEY_UPSTREAM] == 0 && r->n_upstreams == 0)
 		report_at(p, 0, "the answer has no upstream");
 	/* As in route.ini: a client that logs in with a key leaves us no
 	 * password to pass on, so the upstream needs our own key. */
@@ -1916,9 +2084,9 @@ static void fill_target(struct parser *p, const struct config *cfg, const struct
 		report_at(p, 0, "out of memory");
 		return;
 	}
-	if (a->host != NULL) {
-		merged.host = a->host;
-		merged.port = a->port;
+	if (a->n_upstreams > 0) {
+		memcpy(merged.upstreams, a->upstreams, sizeof(merged.upstreams));
+		merged.n_upstreams = a->n_upstreams;
 	}
 	merged.user = a->user ? a->user : r->user;
 	merged.authorized_keys = a->authorized_keys ? a->authorized_keys : r->authorized_keys;
@@ -1949,7 +2117,6 @@ int route_apply_answer(const struct config *cfg, const struct route *r, const ch
 	p.answer_user = user;
 	/* p.cfg stays NULL: the answer's setters only fill p.draft, and an
 	 * answer must never reach the configuration itself. */
-	p.draft.port = DEFAULT_PORT;
 	read_answer(&p, answer);
 	check_answer(&p, cfg, r);
 	if (p.n_problems == 0 && p.lost_problems == 0)

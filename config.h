@@ -22,6 +22,20 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_D
  * connection may have open (MAX_CHANNELS in proxy.h). */
 #define MAX_SESSIONS_LIMIT 64
 
+/* An upstream list ("upstream = a, b:2222, c") holds at most this many
+ * hosts; connect_timeout's default. */
+#define UPSTREAMS_MAX 8
+#define CONNECT_TIMEOUT_DEFAULT 5
+
+/* How a route orders its upstream list (route key "balance"). */
+enum balance { BALANCE_FIRST, BALANCE_USER, BALANCE_RANDOM };
+
+/* One host of an upstream list, as written (host may hold %u). */
+struct upstream_template {
+	char *host;      /* IPv6 without brackets */
+	int port;        /* 1..65535, 22 by default */
+};
+
 /* Highest max_session_time: a week. */
 #define MAX_SESSION_TIME_LIMIT 604800
 
@@ -43,9 +57,10 @@ struct route {
 	char *pattern;   /* NAME of [route NAME] */
 	int line;        /* line of the section header */
 	int is_glob;     /* NAME contains * ? or [ : matched with fnmatch(3) */
-	char *host;      /* upstream host template (may hold %u); IPv6 without brackets;
-	                  * NULL only in a route with lookup (the answer gives it) */
-	int port;        /* 1..65535, 22 by default */
+	struct upstream_template upstreams[UPSTREAMS_MAX];  /* in the order written; */
+	size_t n_upstreams;  /* none only in a route with lookup (the answer gives them) */
+	enum balance balance;
+	int connect_timeout; /* seconds, 0: the server's */
 	char *user;      /* upstream user template (may hold %u), NULL: the client's name */
 	char *authorized_keys;  /* client keys file template (may hold %u), NULL: none */
 	char *identity;  /* private key for the upstream, NULL: use the server's */
@@ -59,7 +74,7 @@ struct route {
 	int auth;        /* AUTH_* bits, default AUTH_ALL */
 	char *lookup;          /* lookup command line (may hold %u), NULL: none */
 	int lookup_timeout;    /* seconds, 1..300, default LOOKUP_TIMEOUT_DEFAULT */
-	int uses_u;      /* host, user, authorized_keys or lookup contains %u */
+	int uses_u;      /* an upstream, user, authorized_keys or lookup contains %u */
 };
 
 struct config {
@@ -80,15 +95,25 @@ struct config {
 	enum log_level log_level;    /* default LOG_LEVEL_INFO */
 	int proxy_protocol;          /* connections start with a PROXY header */
 	int idle_timeout;            /* seconds without channel data, 0 = no limit */
+	int connect_timeout;         /* seconds to reach an upstream; default 5 */
 	struct route *routes;        /* in file order */
 	size_t n_routes;
+};
+
+/* One host of an upstream list, expanded. */
+struct upstream_host {
+	char host[ROUTE_HOST_MAX];
+	int port;
 };
 
 /* A route resolved for one user: templates expanded. */
 struct route_target {
 	const struct route *route;
-	char host[ROUTE_HOST_MAX];
-	int port;
+	char host[ROUTE_HOST_MAX];   /* the upstream in use: the first to try, then the */
+	int port;                    /* one that answered (upstream_connect) */
+	struct upstream_host hosts[UPSTREAMS_MAX];  /* in the order they are tried */
+	size_t n_hosts;
+	int connect_timeout;
 	char user[ROUTE_USER_MAX];
 	char authorized_keys[ROUTE_PATH_MAX];  /* expanded, "" = none */
 	const char *identity;  /* the route's or else the server's path, NULL = none

@@ -94,11 +94,39 @@ static int load_or_report(const char *file, struct config *cfg)
 	return -1;
 }
 
+/* known_hosts must hold every upstream a route names (those without %u,
+ * which can be looked up now): a warning for each one missing, since
+ * sshroute refuses to connect there. */
+static void warn_unknown_upstreams(const struct config *cfg)
+{
+	const struct route *r;
+	struct upstream_host h;
+	size_t i, k;
+
+	for (i = 0; i < cfg->n_routes; i++) {
+		r = &cfg->routes[i];
+		for (k = 0; k < r->n_upstreams; k++) {
+			if (strchr(r->upstreams[k].host, '%') != NULL ||
+			    strlen(r->upstreams[k].host) >= sizeof(h.host))
+				continue;
+			snprintf(h.host, sizeof(h.host), "%s", r->upstreams[k].host);
+			h.port = r->upstreams[k].port;
+			if (upstream_known(cfg, &h) == 0)
+				fprintf(stderr, "%s:%d: warning: [route %s] upstream %s port %d is not in "
+				        "known_hosts %s: sshroute will not connect to it (ssh-keyscan "
+				        "-p %d %s shows its keys)\n", cfg->path, r->line, r->pattern, h.host,
+				        h.port, cfg->known_hosts, h.port, h.host);
+		}
+	}
+}
+
 static int check_config(const char *file)
 {
 	struct config cfg;
 	int rc = load_or_report(file, &cfg);
 
+	if (rc == 0)
+		warn_unknown_upstreams(&cfg);
 	config_free(&cfg);
 	if (rc < 0)
 		return EXIT_CONFIG;
@@ -159,12 +187,32 @@ static void print_policy(const struct config *cfg, const struct route_target *t)
 	       yes_no(t->forward & FORWARD_AGENT), yes_no(t->forward & FORWARD_X11));
 }
 
+/* A list: the hosts in the order they would be tried, and how. */
+static void print_upstream_list(const struct route_target *t)
+{
+	static const char *const how[] = {
+		[BALANCE_FIRST] = "first: in the order written",
+		[BALANCE_USER] = "user: this user's order, the same every time",
+		[BALANCE_RANDOM] = "random: an order drawn now, another at each connection",
+	};
+	size_t i;
+
+	printf("upstreams:");
+	for (i = 0; i < t->n_hosts; i++)
+		printf(strchr(t->hosts[i].host, ':') ? "%s [%s]:%d" : "%s %s:%d", i ? "," : "",
+		       t->hosts[i].host, t->hosts[i].port);
+	printf("\nbalance: %s\nconnect_timeout: %d s\n", how[t->route->balance], t->connect_timeout);
+}
+
 static void print_route(const struct config *cfg, const struct route_target *t)
 {
 	printf("route: %s  (%s:%d)\n", t->route->pattern, cfg->path, t->route->line);
 	if (t->route->lookup)
 		printf("lookup: %s\n", t->route->lookup);
-	printf("upstream: %s\nport: %d\nuser: %s\n", t->host, t->port, t->user);
+	printf("upstream: %s\nport: %d\n", t->host, t->port);
+	if (t->n_hosts > 1)
+		print_upstream_list(t);
+	printf("user: %s\n", t->user);
 	print_methods(t->auth);
 	if (t->authorized_keys[0]) {
 		printf("authorized_keys: %s\n", t->authorized_keys);

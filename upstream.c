@@ -21,20 +21,37 @@
 static const char upstream_ciphers[] = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,"
                                        "chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr";
 
-static int set_options(ssh_session s, const struct config *cfg, const struct route_target *t)
+/* The session's target and known_hosts, and nothing from ssh_config. */
+static int set_host(ssh_session s, const struct config *cfg, const struct upstream_host *h)
 {
-	int no = 0, yes = 1;
-	long timeout = UPSTREAM_TIMEOUT;
-	unsigned int port = (unsigned int)t->port;
+	int no = 0;
+	unsigned int port = (unsigned int)h->port;
 
 	/* PROCESS_CONFIG first: HOST would otherwise read ssh_config files. */
 	return ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
-	       ssh_options_set(s, SSH_OPTIONS_HOST, t->host) < 0 ||
+	       ssh_options_set(s, SSH_OPTIONS_HOST, h->host) < 0 ||
 	       ssh_options_set(s, SSH_OPTIONS_PORT, &port) < 0 ||
-	       ssh_options_set(s, SSH_OPTIONS_USER, t->user) < 0 ||
 	       ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, cfg->known_hosts) < 0 ||
-	       ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, cfg->known_hosts) < 0 ||
-	       ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout) < 0 ||
+	       ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, cfg->known_hosts) < 0 ? -1 : 0;
+}
+
+/* connect_timeout bounds the connection and its key exchange;
+ * UPSTREAM_TIMEOUT every exchange after that. */
+static int set_timeout(ssh_session s, int seconds)
+{
+	long timeout = seconds;
+
+	return ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout);
+}
+
+static int set_options(ssh_session s, const struct config *cfg, const struct route_target *t,
+                       const struct upstream_host *h)
+{
+	int yes = 1;
+
+	return set_host(s, cfg, h) < 0 ||
+	       ssh_options_set(s, SSH_OPTIONS_USER, t->user) < 0 ||
+	       set_timeout(s, t->connect_timeout) < 0 ||
 	       ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes) < 0 ||
 	       ssh_options_set(s, SSH_OPTIONS_KEY_EXCHANGE, KEX_UPSTREAM) < 0 ||
 	       ssh_options_set(s, SSH_OPTIONS_CIPHERS_C_S, upstream_ciphers) < 0 ||
@@ -71,7 +88,7 @@ static const char *key_type_shown(ssh_session s)
 /* Returns 0 when no @revoked line of known_hosts lists the key the
  * upstream presented, as OpenSSH's ssh refuses such keys. */
 static int check_not_revoked(ssh_session s, const struct config *cfg,
-                             const struct route_target *t, const char *where)
+                             const struct upstream_host *t, const char *where)
 {
 	ssh_key key = NULL;
 	char *fp;
@@ -134,31 +151,79 @@ static int verify_host_key(ssh_session s, const struct config *cfg, const char *
 	return -1;
 }
 
-ssh_session upstream_connect(const struct config *cfg, const struct route_target *t)
+/* What one attempt found. */
+enum attempt {
+	ATTEMPT_OK,
+	ATTEMPT_UNREACHABLE,   /* refused, unreachable, no answer in time, no key exchange */
+	ATTEMPT_REFUSED,       /* its host key is unknown, changed or revoked: no failover */
+};
+
+static enum attempt try_upstream(const struct config *cfg, const struct route_target *t,
+                                 const struct upstream_host *h, ssh_session *out)
 {
 	char where[ROUTE_HOST_MAX + 16];
 	ssh_session s = ssh_new();
+	enum attempt result = ATTEMPT_UNREACHABLE;
 
-	snprintf(where, sizeof(where), "%s port %d", t->host, t->port);
-	if (s == NULL || set_options(s, cfg, t) < 0) {
+	snprintf(where, sizeof(where), "%s port %d", h->host, h->port);
+	if (s == NULL || set_options(s, cfg, t, h) < 0) {
 		log_error("cannot set up the upstream session for %s: %s", where,
 		          s ? ssh_get_error(s) : "out of memory");
-		goto fail;
-	}
-	if (ssh_connect(s) != SSH_OK) {
+	} else if (ssh_connect(s) != SSH_OK) {
 		log_error("cannot connect to upstream %s: %s", where, ssh_get_error(s));
-		goto fail;
+	} else if (check_not_revoked(s, cfg, h, where) < 0 || verify_host_key(s, cfg, where) < 0) {
+		result = ATTEMPT_REFUSED;
+	} else if (set_timeout(s, UPSTREAM_TIMEOUT) < 0) {
+		log_error("cannot set up the upstream session for %s: %s", where, ssh_get_error(s));
+	} else {
+		log_verbose("connected to upstream %s", where);
+		*out = s;
+		return ATTEMPT_OK;
 	}
-	if (check_not_revoked(s, cfg, t, where) < 0 || verify_host_key(s, cfg, where) < 0)
-		goto fail;
-	log_verbose("connected to upstream %s", where);
-	return s;
-fail:
 	if (s) {
 		ssh_disconnect(s);
 		ssh_free(s);
 	}
+	return result;
+}
+
+ssh_session upstream_connect(const struct config *cfg, struct route_target *t)
+{
+	ssh_session s = NULL;
+	size_t i;
+
+	for (i = 0; i < t->n_hosts; i++) {
+		if (t->n_hosts > 1)
+			log_info("trying upstream %s port %d (%zu of %zu)", t->hosts[i].host,
+			         t->hosts[i].port, i + 1, t->n_hosts);
+		switch (try_upstream(cfg, t, &t->hosts[i], &s)) {
+		case ATTEMPT_OK:
+			memcpy(t->host, t->hosts[i].host, sizeof(t->host));
+			t->port = t->hosts[i].port;
+			return s;
+		case ATTEMPT_REFUSED:
+			if (i + 1 < t->n_hosts)
+				log_error("not trying the other upstreams: a host key problem may be an "
+				          "attack, never a reason to fail over");
+			return NULL;
+		case ATTEMPT_UNREACHABLE:
+			break;
+		}
+	}
+	if (t->n_hosts > 1)
+		log_error("none of the %zu upstreams answered", t->n_hosts);
 	return NULL;
+}
+
+int upstream_known(const struct config *cfg, const struct upstream_host *h)
+{
+	ssh_session s = ssh_new();
+	int known = -1;
+
+	if (s != NULL && set_host(s, cfg, h) == 0)
+		known = ssh_session_has_known_hosts_entry(s) == SSH_KNOWN_HOSTS_OK;
+	ssh_free(s);
+	return known;
 }
 
 int upstream_auth_none(ssh_session upstream, int *methods)

@@ -9,10 +9,17 @@
 /* Seconds a blocking exchange with the upstream may take. */
 #define UPSTREAM_TIMEOUT 10
 
-/* Connects to target and checks its host key strictly against the
- * configured known_hosts. Returns the connected session, or NULL after
- * logging why (unreachable, unknown or changed host key). */
-ssh_session upstream_connect(const struct config *cfg, const struct route_target *target);
+/* Connects to target's upstream and checks its host key strictly against
+ * the configured known_hosts. The hosts of its list are tried in order,
+ * each within connect_timeout: one that refuses, is unreachable, does not
+ * answer in time or fails the key exchange makes way for the next; a host
+ * key that is unknown, changed or revoked ends the search. target->host
+ * and ->port become the host that answered. Returns the connected
+ * session, or NULL after logging why. */
+ssh_session upstream_connect(const struct config *cfg, struct route_target *target);
+
+/* 1 when known_hosts has a key for h, 0 when not, -1 when it cannot tell. */
+int upstream_known(const struct config *cfg, const struct upstream_host *h);
 
 /* Starts authentication with "none". Returns the SSH_AUTH_* result; on
  * SSH_AUTH_DENIED, *methods holds the upstream's SSH_AUTH_METHOD_* bits. */

@@ -218,13 +218,17 @@ static char *model_expand(const char *tmpl, const char *name)
 
 static int route_uses_u(const struct route *r)
 {
-	return model_uses_u(r->host) || model_uses_u(r->user) || model_uses_u(r->authorized_keys) ||
-	       model_uses_u(r->lookup);
+	size_t i;
+
+	for (i = 0; i < r->n_upstreams; i++)
+		if (model_uses_u(r->upstreams[i].host))
+			return 1;
+	return model_uses_u(r->user) || model_uses_u(r->authorized_keys) || model_uses_u(r->lookup);
 }
 
 static int model_matches(const struct route *r, const char *user)
 {
-	if (r->host == NULL && r->lookup == NULL)
+	if (r->n_upstreams == 0 && r->lookup == NULL)
 		return 0;
 	if (route_uses_u(r) && !model_safe(user))
 		return 0;
@@ -274,7 +278,7 @@ static void on_report(const char *message, void *ctx)
 
 static void check_usable(const struct config *cfg, size_t size)
 {
-	size_t i;
+	size_t i, k;
 
 	if (cfg->n_host_keys == 0 || cfg->known_hosts == NULL || cfg->n_routes == 0)
 		broken("usable configuration without host key, known_hosts or routes", NULL, size);
@@ -284,51 +288,90 @@ static void check_usable(const struct config *cfg, size_t size)
 
 		if (r->pattern == NULL || r->pattern[0] == '\0')
 			broken("route without a name", NULL, size);
-		if (r->host == NULL && r->lookup == NULL)
+		if (r->n_upstreams == 0 && r->lookup == NULL)
 			broken("usable route without upstream or lookup", r->pattern, size);
-		if (r->port < 1 || r->port > 65535 || r->auth < 1 || r->auth > AUTH_ALL ||
+		if (r->n_upstreams > UPSTREAMS_MAX || r->auth < 1 || r->auth > AUTH_ALL ||
 		    r->lookup_timeout < 1 || r->lookup_timeout > 300)
 			broken("route setting out of range", r->pattern, size);
 		if (r->uses_u != route_uses_u(r))
 			broken("uses_u differs from the templates", r->pattern, size);
-		for (s = r->host; s && *s; s++)
-			if (*s == '%' ? s[1] != 'u' : !host_chars_ok((char[]){ *s, 0 }))
-				broken("upstream template holds a bad character", r->host, size);
+		for (k = 0; k < r->n_upstreams; k++) {
+			if (r->upstreams[k].port < 1 || r->upstreams[k].port > 65535)
+				broken("upstream port out of range", r->pattern, size);
+			for (s = r->upstreams[k].host; s && *s; s++)
+				if (*s == '%' ? s[1] != 'u' : !host_chars_ok((char[]){ *s, 0 }))
+					broken("upstream template holds a bad character", r->upstreams[k].host,
+					       size);
+		}
 	}
+}
+
+/* The route's k-th upstream host, expanded ("" when it has none). */
+static char *model_host(const struct route *m, size_t k, const char *user)
+{
+	return model_expand(k < m->n_upstreams ? m->upstreams[k].host : NULL, user);
 }
 
 /* out holds want's expansion, or route_lookup had to fail. */
 static int fits(const struct route *m, const char *user)
 {
-	char *host = model_expand(m->host, user), *keys = model_expand(m->authorized_keys, user);
+	char *keys = model_expand(m->authorized_keys, user), *host;
 	char *u = m->user ? model_expand(m->user, user) : strdup(user);
-	int ok = u != NULL && strlen(host) < ROUTE_HOST_MAX && strlen(keys) < ROUTE_PATH_MAX &&
-	         strlen(u) < ROUTE_USER_MAX;
+	int ok = u != NULL && strlen(keys) < ROUTE_PATH_MAX && strlen(u) < ROUTE_USER_MAX;
+	size_t k;
 
-	free(host);
+	for (k = 0; k < m->n_upstreams; k++) {
+		host = model_host(m, k, user);
+		ok &= strlen(host) < ROUTE_HOST_MAX;
+		free(host);
+	}
 	free(keys);
 	free(u);
+	return ok;
+}
+
+/* t's hosts are the route's, expanded, each once (in the order written
+ * for balance = first), and the host in use is the first. */
+static int same_hosts(const struct route *m, const char *user, const struct route_target *t)
+{
+	char *host;
+	size_t k, j;
+	int ok = t->n_hosts == m->n_upstreams;
+
+	for (k = 0; ok && k < m->n_upstreams; k++) {
+		host = model_host(m, k, user);
+		for (j = 0; j < t->n_hosts; j++)
+			if (strcmp(t->hosts[j].host, host) == 0 && t->hosts[j].port == m->upstreams[k].port &&
+			    (m->balance != BALANCE_FIRST || j == k))
+				break;
+		ok = j < t->n_hosts;
+		free(host);
+	}
+	if (t->n_hosts > 0)
+		ok &= strcmp(t->host, t->hosts[0].host) == 0 && t->port == t->hosts[0].port;
+	else
+		ok &= t->host[0] == '\0' && t->port == 22;
 	return ok;
 }
 
 static void check_target(const struct config *cfg, const struct route *m, const char *user,
                          const struct route_target *t, size_t size)
 {
-	char *host = model_expand(m->host, user), *keys = model_expand(m->authorized_keys, user);
+	char *keys = model_expand(m->authorized_keys, user);
 	char *u = m->user ? model_expand(m->user, user) : strdup(user);
 	int auth = m->authorized_keys ? m->auth : (m->auth & ~AUTH_PUBLICKEY);
+	size_t k;
 
 	if (t->route != m)
 		broken("route_lookup picked another route than the rules", user, size);
-	if (u == NULL || strcmp(t->host, host) != 0 || strcmp(t->user, u) != 0 ||
+	if (u == NULL || !same_hosts(m, user, t) || strcmp(t->user, u) != 0 ||
 	    strcmp(t->authorized_keys, keys) != 0)
 		broken("expansion differs from %u and %% replaced", user, size);
-	if (t->port != m->port || t->auth != auth ||
-	    t->identity != (m->identity ? m->identity : cfg->identity))
-		broken("port, methods or identity differ from the route's", user, size);
-	if (!host_chars_ok(t->host))
-		broken("upstream host holds a bad character", t->host, size);
-	free(host);
+	if (t->auth != auth || t->identity != (m->identity ? m->identity : cfg->identity))
+		broken("methods or identity differ from the route's", user, size);
+	for (k = 0; k < t->n_hosts; k++)
+		if (!host_chars_ok(t->hosts[k].host))
+			broken("upstream host holds a bad character", t->hosts[k].host, size);
 	free(keys);
 	free(u);
 }
@@ -374,11 +417,11 @@ static void check_answer(const struct config *cfg, const struct route *m, const 
 			broken("bad route from an answer", t->host, size);
 		/* Each part is the route's own, expanded, or the answer's text,
 		 * taken literally. */
-		host = model_expand(m->host, user);
+		host = model_host(m, 0, user);
 		u = m->user ? model_expand(m->user, user) : strdup(user);
 		if (u == NULL)
 			fatal("out of memory");
-		if (strcmp(t->host, host) != 0 && (strchr(t->host, '%') || !strstr(answer, t->host)))
+		if (!same_hosts(m, user, t) && (strchr(t->host, '%') || !strstr(answer, t->host)))
 			broken("upstream host neither the route's nor the answer's", t->host, size);
 		if (strcmp(t->user, u) != 0 && (strchr(t->user, '%') || !strstr(answer, t->user)))
 			broken("upstream user neither the route's nor the answer's", t->user, size);

@@ -187,7 +187,8 @@ make_gateway_key
 mkdir -p "$T/creds" "$T/credtest"
 cp "$GW_KEY" "$T/creds/ssh_host_ed25519_key"
 chmod 400 "$T/creds/ssh_host_ed25519_key"  # as systemd makes it
-: >"$T/credtest/known_hosts"
+# a key for the route's upstream: -t warns about an upstream missing there
+echo "127.0.0.1 $(cut -d' ' -f1-2 "$GW_KEY.pub")" >"$T/credtest/known_hosts"
 cat >"$T/credtest/route.ini" <<EOF
 [server]
 host_key = ssh_host_ed25519_key

@@ -594,6 +594,14 @@ static void test_identity_order(void)
 	config_free(&cfg);
 }
 
+static void expect_eq_str(const char *name, const char *got, const char *want)
+{
+	if (strcmp(got, want) == 0)
+		pass(name);
+	else
+		fail(name, "got \"%s\", expected \"%s\"", got, want);
+}
+
 /* Looks user up and checks recording, time limit and forwarding. */
 static void expect_policy(const char *name, const struct config *cfg, const char *user,
                           int record, int record_input, int max_session_time, int forward)
@@ -609,6 +617,75 @@ static void expect_policy(const char *name, const struct config *cfg, const char
 		     max_session_time, forward);
 	else
 		pass(name);
+}
+
+/* The hosts of user's target, "h:p h:p ...", in the order to try them. */
+static void target_hosts(const struct config *cfg, const char *user, char *out, size_t size,
+                         int *connect_timeout)
+{
+	struct route_target t;
+	size_t i, len;
+
+	out[0] = '\0';
+	if (route_lookup(cfg, user, &t) != 0)
+		return;
+	for (i = 0; i < t.n_hosts; i++) {
+		len = strlen(out);
+		snprintf(out + len, size - len, "%s%s:%d", i ? " " : "", t.hosts[i].host, t.hosts[i].port);
+	}
+	*connect_timeout = t.connect_timeout;
+}
+
+/* Upstream lists, balance and connect_timeout (issue 17). */
+static void test_upstream_lists(void)
+{
+	char got[1024], again[1024], name[32];
+	struct config cfg;
+	int timeout = 0, i, first_seen[3] = { 0, 0, 0 };
+
+	if (load_good("upstream lists", SERVER "connect_timeout = 7\n"
+	              "[route a]\nupstream = h1, h2:2222 ,[2001:db8::1]:2200\n"
+	              "[route u*]\nupstream = %u-1, %u-2:22, h3\nbalance = user\nconnect_timeout = 2\n"
+	              "[route r]\nupstream = h1, h2, h3\nbalance = random\n", &cfg) == 0) {
+		target_hosts(&cfg, "a", got, sizeof(got), &timeout);
+		expect_eq_str("list: in the order written, ports and IPv6", got,
+		              "h1:22 h2:2222 2001:db8::1:2200");
+		if (timeout == 7)
+			pass("connect_timeout: [server]'s");
+		else
+			fail("connect_timeout: [server]'s", "got %d", timeout);
+		for (i = 0; i < 24; i++) {
+			snprintf(name, sizeof(name), "u%d", i);
+			target_hosts(&cfg, name, got, sizeof(got), &timeout);
+			target_hosts(&cfg, name, again, sizeof(again), &timeout);
+			if (strcmp(got, again) != 0)
+				fail("balance = user: the same order every time", "%s then %s", got, again);
+			first_seen[strncmp(got, "h3:", 3) == 0 ? 2 : got[strlen(name) + 1] == '1' ? 0 : 1] = 1;
+		}
+		if (first_seen[0] && first_seen[1] && first_seen[2])
+			pass("balance = user: names spread over every host, each its own order");
+		else
+			fail("balance = user: names spread over every host", "%d %d %d", first_seen[0],
+			     first_seen[1], first_seen[2]);
+		if (timeout == 2)
+			pass("connect_timeout: a route's own");
+		else
+			fail("connect_timeout: a route's own", "got %d", timeout);
+	}
+	config_free(&cfg);
+	expect_problems("upstream list errors", SERVER
+	                "[route a]\nupstream = h1,,h2\n"                                /* 5 */
+	                "[route b]\nupstream = h1, h1\n"                                /* 7 */
+	                "[route c]\nupstream = a,b,c,d,e,f,g,h,i\n"                     /* 9 */
+	                "[route d]\nupstream = h1, bad host\n"                          /* 11 */
+	                "[route e]\nupstream = h1\nbalance = round-robin\n"            /* 14 */
+	                "[route f]\nupstream = h1\nconnect_timeout = 0\n",             /* 17 */
+	                WANT({ 5, "empty item in upstream \"h1,,h2\"" },
+	                     { 7, "upstream \"h1, h1\" lists h1 twice" },
+	                     { 9, "lists more than 8 hosts" },
+	                     { 11, "bad host" },
+	                     { 14, "bad balance \"round-robin\" (first, user or random)" },
+	                     { 17, "connect_timeout \"0\" is out of range" }));
 }
 
 /* record, record_input, max_session_time and the forwarding switches
@@ -1254,11 +1331,12 @@ static void test_lookup_parsing(void)
 	snprintf(want, sizeof(want), "%s/lookup-ok %%u\t--x=%%%%", tmpdir);
 	if (cfg.n_routes != 2 || !same_string(r[0].lookup, want))
 		fail(name, "lookup not read: %s", cfg.n_routes ? r[0].lookup : "no routes");
-	else if (r[0].lookup_timeout != 3 || !r[0].uses_u || r[0].host != NULL)
-		fail(name, "[route *]: timeout %d uses_u %d host %s", r[0].lookup_timeout, r[0].uses_u,
-		     r[0].host ? r[0].host : "NULL");
+	else if (r[0].lookup_timeout != 3 || !r[0].uses_u || r[0].n_upstreams != 0)
+		fail(name, "[route *]: timeout %d uses_u %d upstreams %zu", r[0].lookup_timeout,
+		     r[0].uses_u, r[0].n_upstreams);
 	else if (r[1].lookup_timeout != LOOKUP_TIMEOUT_DEFAULT || r[1].uses_u ||
-	         !same_string(r[1].host, "h") || r[1].port != 2200)
+	         r[1].n_upstreams != 1 || !same_string(r[1].upstreams[0].host, "h") ||
+	         r[1].upstreams[0].port != 2200)
 		fail(name, "[route fixed] not read as expected");
 	else
 		pass(name);
@@ -1558,6 +1636,8 @@ static void test_answer_good(void)
 	expect_answer("answer: comments, blank lines, CRLF, inline comment", &cfg, "carol", "carol",
 	              "# a comment\n\n  ; another\r\n\tuser = u2   ; inline\r\n",
 	              "default.example", 2200, "u2");
+	expect_answer("answer: an upstream list, its first host in use", &cfg, "*", "bob",
+	              "upstream = a.example, b.example:2200\n", "a.example", 22, "def-bob");
 	expect_answer("answer: bracketed IPv6 upstream", &cfg, "*", "bob",
 	              "upstream = [2001:db8::1]:2200\n", "2001:db8::1", 2200, "def-bob");
 	expect_answer("answer: UTF-8 user name", &cfg, "carol", "carol",
@@ -1759,6 +1839,7 @@ int main(void)
 	test_answer_bytes();
 	test_certificate_authority();
 	test_session_policy();
+	test_upstream_lists();
 
 	test_section_errors();
 	test_key_errors();
