@@ -595,17 +595,6 @@ out:
 
 /* ---- the certificate ---- */
 
-/* A fresh ed25519 key. libssh 0.12 replaced ssh_pki_generate (which
- * still works there, deprecated) with ssh_pki_generate_key. */
-static int generate_ed25519(ssh_key *key)
-{
-#if LIBSSH_VERSION_MAJOR > 0 || LIBSSH_VERSION_MINOR >= 12
-	return ssh_pki_generate_key(SSH_KEYTYPE_ED25519, NULL, key);
-#else
-	return ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, key);
-#endif
-}
-
 /* The raw 32-byte public key of a fresh ed25519 key made by libssh. */
 static int ed25519_public(ssh_key key, unsigned char pk[32])
 {
@@ -723,7 +712,7 @@ ssh_key cert_issue(const struct ca *ca, const struct cert_request *req,
 	struct wbuf cert = { 0 };
 	const char *failed = NULL;
 
-	if (generate_ed25519(&key) != SSH_OK || ed25519_public(key, pk) < 0)
+	if (key_generate_ed25519(&key) != SSH_OK || ed25519_public(key, pk) < 0)
 		failed = "cannot make a key for the certificate";
 	else if (RAND_bytes((unsigned char *)&number, sizeof(number)) != 1)
 		failed = "no random numbers for the certificate";

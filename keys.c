@@ -528,3 +528,13 @@ int known_hosts_revoked(const char *path, const char *host, int port, const ssh_
 	fclose(fp);
 	return found;
 }
+
+int key_generate_ed25519(ssh_key *key)
+{
+	/* libssh 0.12 replaced ssh_pki_generate (deprecated there) */
+#if LIBSSH_VERSION_MAJOR > 0 || LIBSSH_VERSION_MINOR >= 12
+	return ssh_pki_generate_key(SSH_KEYTYPE_ED25519, NULL, key);
+#else
+	return ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, key);
+#endif
+}

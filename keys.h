@@ -46,4 +46,7 @@ int known_hosts_revoked(const char *path, const char *host, int port, const ssh_
  * bytes). Returns the length, -1 when it is not base64 or does not fit. */
 int base64_decode(const char *text, size_t len, unsigned char *out, size_t size);
 
+/* A fresh ed25519 key pair, on any libssh: SSH_OK or SSH_ERROR. */
+int key_generate_ed25519(ssh_key *key);
+
 #endif

@@ -34,6 +34,7 @@
  *   tests/fuzz_config -runs=20000 WORK_DIR tests/corpus/config
  * With FUZZ_STANDALONE (gcc), tests/fuzz_standalone.c supplies main. */
 #include "config.h"
+#include "keys.h"
 
 #include <fnmatch.h>
 #include <libssh/libssh.h>
@@ -120,8 +121,8 @@ static void setup(void)
 	if (mkdtemp(dir) == NULL)
 		fatal("mkdtemp");
 	atexit(remove_fixture);
-	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &k) != SSH_OK)
-		fatal("ssh_pki_generate");
+	if (key_generate_ed25519(&k) != SSH_OK)
+		fatal("key_generate_ed25519");
 	write_key("hk", k);
 	write_key("id", k);
 	ssh_key_free(k);
