@@ -302,4 +302,32 @@ if [ "$N_NOT_OK" != 0 ]; then
 	note "--- xinetd log:" "$(tail -n 15 "$T/xinetd.log" 2>/dev/null)" \
 		"--- ssh stderr:" "$(cat "$T/err" 2>/dev/null)"
 fi
+
+# ---------------------------------------------------------------- route.ini(5) against config.c
+
+# table_keys TABLE: the key names in config.c's server_keys or route_keys.
+table_keys() {
+	sed -n "/^static const struct key_def $1\[/,/^};/p" "$SRT_ROOT/config.c" |
+		grep -o '{ "[a-z0-9_]*"' | cut -d'"' -f2 | sort -u
+}
+
+# man_keys FIRST_SS NEXT_SS: the keys route.ini(5) describes with ".It Ic"
+# between those two subsections (".It Ic a , b" names two).
+man_keys() {
+	sed -n "/^\.Ss $1\$/,/^\.Ss $2\$/p" "$SRT_ROOT/man/route.ini.5" | sed -n 's/^\.It Ic //p' |
+		sed 's/ \(Ar\|Cm\|Op\) .*//' | tr ',' '\n' | tr -d ' ' | grep -v '^\[' | sort -u
+}
+
+for section in "server_keys Server.section Route.sections" "route_keys Route.sections Matching"; do
+	set -- $section
+	missing=$(comm -23 <(table_keys "$1") <(man_keys "$2" "$3") | tr '\n' ' ')
+	extra=$(comm -13 <(table_keys "$1") <(man_keys "$2" "$3") | tr '\n' ' ')
+	if [ -z "$missing$extra" ]; then
+		ok "route.ini(5): every key of config.c's $1, under its section, and no other"
+	else
+		not_ok "route.ini(5): every key of config.c's $1, under its section" \
+			"missing: ${missing:-none}; described but not accepted there: ${extra:-none}"
+	fi
+done
+
 finish
