@@ -20,9 +20,12 @@ LIBS_PC  = libssh libsystemd inih libcrypto
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes \
            -Wstrict-prototypes -Wpointer-arith
+# := runs pkg-config once, not once per compile.
+PC_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIBS_PC))
+PC_LIBS   := $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
 CPPFLAGS += -DVERSION='"$(VERSION)"' -DDEFAULT_CONFIG='"$(SYSCONFDIR)/sshroute/route.ini"' \
-            $(shell $(PKG_CONFIG) --cflags $(LIBS_PC))
-LDLIBS  += $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
+            $(PC_CFLAGS)
+LDLIBS  += $(PC_LIBS)
 
 # Units and man pages get their paths from make, not by hand.
 SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
@@ -30,8 +33,12 @@ SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 
 OBJS = sshroute.o auth.o cert.o config.o forward.o keys.o log.o lookup.o proxyproto.o record.o relay.o upstream.o utf8.o
 HDRS = algorithms.h auth.h cert.h config.h forward.h keys.h log.h lookup.h pair.h proxy.h proxyproto.h record.h relay.h upstream.h utf8.h
-UNIT_TESTS = tests/unit_cert tests/unit_config tests/unit_keys tests/unit_proxyproto tests/unit_record tests/fuzz_proxyproto_standalone \
-             tests/fuzz_config_standalone tests/fuzz_keys_standalone
+# The unit tests are the files tests/unit_NAME.c, the gcc fuzz passes the
+# files tests/fuzz_NAME.c: each list is made here, from the files, and
+# tests/run runs what it finds the same way.
+UNIT_NAMES = $(patsubst tests/unit_%.c,%,$(wildcard tests/unit_*.c))
+FUZZ_NAMES = $(filter-out standalone,$(patsubst tests/fuzz_%.c,%,$(wildcard tests/fuzz_*.c)))
+UNIT_TESTS = $(UNIT_NAMES:%=tests/unit_%) $(FUZZ_NAMES:%=tests/fuzz_%_standalone)
 
 # Debian packages needed to build and to run the tests.
 DEPS = gcc make pkg-config libssh-dev libsystemd-dev libinih-dev \
@@ -48,31 +55,17 @@ sshroute: $(OBJS)
 %.o: %.c $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-tests/unit_config: tests/unit_config.c tests/unit.h config.o cert.o keys.o log.o utf8.o config.h keys.h log.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_config.c config.o cert.o keys.o log.o utf8.o $(LDLIBS)
+# What each unit test links besides its own source; one rule links them
+# all (and, with the sanitizers, build-asan/unit_NAME below).
+UNIT_OBJS_cert       = cert.o keys.o log.o
+UNIT_OBJS_config     = config.o cert.o keys.o log.o utf8.o
+UNIT_OBJS_keys       = keys.o log.o
+UNIT_OBJS_proxyproto = proxyproto.o
+UNIT_OBJS_record     = record.o log.o utf8.o
 
-tests/unit_keys: tests/unit_keys.c tests/unit.h keys.o log.o keys.h log.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_keys.c keys.o log.o $(LDLIBS)
-
-tests/unit_cert: tests/unit_cert.c tests/unit.h cert.o keys.o log.o cert.h keys.h log.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_cert.c cert.o keys.o log.o $(LDLIBS)
-
-tests/unit_record: tests/unit_record.c tests/unit.h record.o log.o utf8.o record.h log.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_record.c record.o log.o utf8.o $(LDLIBS)
-
-tests/unit_proxyproto: tests/unit_proxyproto.c tests/unit.h proxyproto.o proxyproto.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ tests/unit_proxyproto.c proxyproto.o
-
-# The PROXY header fuzz target without libFuzzer (gcc, sanitizers): a
-# quick pass in make check. With clang: make tests/fuzz_proxyproto, then
-# tests/fuzz_proxyproto -max_total_time=60 CORPUS_DIR
-tests/fuzz_proxyproto_standalone: tests/fuzz_proxyproto.c proxyproto.c proxyproto.h
-	$(CC) -std=c11 -D_GNU_SOURCE -DFUZZ_STANDALONE -g -O1 -fsanitize=address,undefined \
-		-fno-sanitize-recover=all -I. -o $@ tests/fuzz_proxyproto.c proxyproto.c
-
-tests/fuzz_proxyproto: tests/fuzz_proxyproto.c proxyproto.c proxyproto.h
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -I. -o $@ tests/fuzz_proxyproto.c proxyproto.c
+.SECONDEXPANSION:
+tests/unit_%: tests/unit_%.c tests/unit.h $(HDRS) $$(UNIT_OBJS_$$*)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -I. -o $@ $< $(UNIT_OBJS_$*) $(LDLIBS)
 
 # The fuzz targets for route.ini and routes (config.c) and for
 # authorized_keys (keys.c): with clang and libFuzzer for make check-long,
@@ -80,29 +73,32 @@ tests/fuzz_proxyproto: tests/fuzz_proxyproto.c proxyproto.c proxyproto.h
 # corpus in tests/corpus/NAME, then fixed mutations of it; a few seconds).
 FUZZ_SAN   = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_FLAGS_C = -std=c11 -D_GNU_SOURCE $(FUZZ_SAN) $(CPPFLAGS) -I.
-FUZZ_CONFIG_SRC = tests/fuzz_config.c config.c cert.c keys.c log.c utf8.c
-FUZZ_KEYS_SRC   = tests/fuzz_keys.c keys.c log.c
+# What each fuzz target compiles besides its own source, and how many
+# mutations the gcc pass runs.
+FUZZ_SRC_config     = config.c cert.c keys.c log.c utf8.c
+FUZZ_SRC_keys       = keys.c log.c
+FUZZ_SRC_proxyproto = proxyproto.c
+FUZZ_RUNS_config     = 10000
+FUZZ_RUNS_keys       = 20000
+FUZZ_RUNS_proxyproto = 2000000
 
-tests/fuzz_config_standalone: $(FUZZ_CONFIG_SRC) config.h keys.h log.h tests/fuzz_standalone.c
-	$(CC) $(FUZZ_FLAGS_C) -DFUZZ_STANDALONE -DFUZZ_NAME='"config"' -DFUZZ_ITERATIONS=10000 \
-		-o $@ $(FUZZ_CONFIG_SRC) tests/fuzz_standalone.c $(LDLIBS)
+tests/fuzz_%_standalone: tests/fuzz_%.c tests/fuzz_standalone.c $(HDRS) $$(FUZZ_SRC_$$*)
+	$(CC) $(FUZZ_FLAGS_C) -DFUZZ_STANDALONE -DFUZZ_NAME='"$*"' -DFUZZ_ITERATIONS=$(FUZZ_RUNS_$*) \
+		-o $@ $< $(FUZZ_SRC_$*) tests/fuzz_standalone.c $(LDLIBS)
 
-tests/fuzz_keys_standalone: $(FUZZ_KEYS_SRC) keys.h log.h tests/fuzz_standalone.c
-	$(CC) $(FUZZ_FLAGS_C) -DFUZZ_STANDALONE -DFUZZ_NAME='"keys"' -DFUZZ_ITERATIONS=20000 \
-		-o $@ $(FUZZ_KEYS_SRC) tests/fuzz_standalone.c $(LDLIBS)
+tests/fuzz_%: tests/fuzz_%.c $(HDRS) $$(FUZZ_SRC_$$*)
+	clang $(FUZZ_FLAGS_C) -fsanitize=fuzzer -o $@ $< $(FUZZ_SRC_$*) $(LDLIBS)
 
-tests/fuzz_config: $(FUZZ_CONFIG_SRC) config.h keys.h log.h
-	clang $(FUZZ_FLAGS_C) -fsanitize=fuzzer -o $@ $(FUZZ_CONFIG_SRC) $(LDLIBS)
-
-tests/fuzz_keys: $(FUZZ_KEYS_SRC) keys.h log.h
-	clang $(FUZZ_FLAGS_C) -fsanitize=fuzzer -o $@ $(FUZZ_KEYS_SRC) $(LDLIBS)
-
-check: sshroute $(UNIT_TESTS)
+# check and demo first install the Debian packages that are missing
+# (deps does nothing when all are there), then build: gcc may be one.
+check: deps
+	$(MAKE) sshroute unit-tests
 	tests/run
 
 unit-tests: $(UNIT_TESTS)
 
-demo: sshroute
+demo: deps
+	$(MAKE) sshroute
 	tests/demo.sh
 
 # The benchmark, as root: sshroute against direct SSH and an OpenSSH
@@ -166,8 +162,7 @@ lint-c:
 # so built. check-asan runs them and the whole test suite against
 # build-asan/sshroute; any sanitizer report fails it (tests/check-asan.sh).
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer
-ASAN_UNIT_TESTS = build-asan/unit_cert build-asan/unit_config build-asan/unit_keys build-asan/unit_proxyproto \
-                  build-asan/unit_record
+ASAN_UNIT_TESTS = $(UNIT_NAMES:%=build-asan/unit_%)
 
 build-asan/%.o: %.c $(HDRS)
 	@mkdir -p build-asan
@@ -176,17 +171,9 @@ build-asan/%.o: %.c $(HDRS)
 build-asan/sshroute: $(addprefix build-asan/,$(OBJS))
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-build-asan/unit_cert: tests/unit_cert.c tests/unit.h build-asan/cert.o build-asan/keys.o \
-                      build-asan/log.o cert.h keys.h log.h
-build-asan/unit_config: tests/unit_config.c tests/unit.h build-asan/config.o build-asan/cert.o \
-                        build-asan/keys.o build-asan/log.o build-asan/utf8.o config.h keys.h log.h
-build-asan/unit_keys: tests/unit_keys.c tests/unit.h build-asan/keys.o build-asan/log.o keys.h log.h
-build-asan/unit_record: tests/unit_record.c tests/unit.h build-asan/record.o build-asan/log.o \
-                        build-asan/utf8.o record.h log.h
-build-asan/unit_proxyproto: tests/unit_proxyproto.c tests/unit.h build-asan/proxyproto.o proxyproto.h
-$(ASAN_UNIT_TESTS):
+build-asan/unit_%: tests/unit_%.c tests/unit.h $(HDRS) $$(addprefix build-asan/,$$(UNIT_OBJS_$$*))
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -Wno-missing-prototypes -I. -o $@ \
-		$(filter %.c %.o,$^) $(LDLIBS)
+		$< $(addprefix build-asan/,$(UNIT_OBJS_$*)) $(LDLIBS)
 
 check-asan: sshroute $(UNIT_TESTS) build-asan/sshroute $(ASAN_UNIT_TESTS)
 	tests/check-asan.sh build-asan/sshroute $(ASAN_UNIT_TESTS)
@@ -247,7 +234,7 @@ deb:
 	lintian --fail-on $(LINTIAN_FAIL) build/deb/sshroute_$(VERSION)_*.deb
 
 clean:
-	rm -f sshroute $(OBJS) $(UNIT_TESTS) tests/fuzz_proxyproto tests/fuzz_config tests/fuzz_keys
+	rm -f sshroute $(OBJS) $(UNIT_TESTS) $(FUZZ_NAMES:%=tests/fuzz_%)
 	rm -rf build-asan build-fuzz
 
 .PHONY: all check check-dists unit-tests demo bench deb deps lint lint-man lint-c check-asan check-valgrind fuzz check-long \

@@ -38,7 +38,6 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#define DEFAULT_LOGIN_GRACE_TIME 30
 #define DEFAULT_MAX_AUTH_TRIES 6
 #define DEFAULT_MAX_SESSIONS 10
 #define DEFAULT_PORT 22
@@ -1822,7 +1821,7 @@ static int expand_route(const struct config *cfg, const struct route *r, const c
 	return expand_template(r->user, user, out->user, sizeof(out->user));
 }
 
-int route_lookup(const struct config *cfg, const char *user, struct route_target *out)
+int route_match(const struct config *cfg, const char *user, struct route_target *out)
 {
 	const struct route *r = find_route(cfg, user, 0);
 

@@ -6,6 +6,10 @@
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_DEBUG };
 
+/* login_grace_time's default; also the time a PROXY header may take when
+ * login_grace_time is 0 (no limit). */
+#define DEFAULT_LOGIN_GRACE_TIME 30
+
 /* Longest user name that %u accepts, and buffer sizes for an expanded route. */
 #define USER_NAME_MAX 32
 #define ROUTE_HOST_MAX 256
@@ -154,7 +158,7 @@ int user_name_is_safe(const char *name);
  * name is too long for route_target.user). A route with lookup but no
  * upstream of its own matches with out->host "" and out->port 22: the
  * caller runs the lookup and applies its answer with route_apply_answer. */
-int route_lookup(const struct config *cfg, const char *user, struct route_target *out);
+int route_match(const struct config *cfg, const char *user, struct route_target *out);
 
 /* Builds the argv of r's lookup command for user: the command line split at
  * blanks (spaces and tabs; no shell, no quoting), %u (and %%) expanded in
@@ -165,7 +169,7 @@ int route_lookup_argv(const struct route *r, const char *user, char *buf, size_t
                       char *argv[LOOKUP_ARGS_MAX + 1]);
 
 /* Applies a lookup program's answer over route r for user and fills out as
- * route_lookup does. answer holds route.ini key lines (upstream, user,
+ * route_match does. answer holds route.ini key lines (upstream, user,
  * authorized_keys, identity; blank lines and # or ; comments allowed);
  * what the answer sets overrides the route's own settings. Every problem
  * is reported through report as "lookup for USER: line N: message"; the

@@ -258,7 +258,7 @@ enum route_found route_resolve(const struct config *cfg, const char *user,
                                const char *client_addr, int client_port,
                                struct route_target *out, config_report_fn report, void *ctx)
 {
-	if (route_lookup(cfg, user, out) < 0)
+	if (route_match(cfg, user, out) < 0)
 		return ROUTE_NONE;
 	if (out->route->lookup == NULL)
 		return ROUTE_FOUND;

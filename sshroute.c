@@ -354,11 +354,12 @@ static void note_peer_address(struct proxy *p, int fd)
 /* Behind a load balancer (proxy_protocol = on) the connection starts with
  * a PROXY header naming the real client. A connection without a valid one
  * is dropped before sshroute sends a byte. */
-static void read_proxy_header(struct proxy *p, int fd)
+static void take_real_client_address(struct proxy *p, int fd)
 {
 	struct proxy_header h;
 	const char *why = "";
-	int seconds = p->cfg->login_grace_time > 0 ? p->cfg->login_grace_time : 30;
+	int seconds = p->cfg->login_grace_time > 0 ? p->cfg->login_grace_time
+	                                           : DEFAULT_LOGIN_GRACE_TIME;
 
 	if (proxy_header_read(fd, seconds * 1000, &h, &why) < 0) {
 		log_error("no valid PROXY protocol header from %s port %d: %s", p->client_addr,
@@ -602,7 +603,7 @@ static void serve(const struct config *cfg, int fd)
 	note_peer_address(p, fd);
 	prepare_socket(fd);
 	if (cfg->proxy_protocol)
-		read_proxy_header(p, fd);
+		take_real_client_address(p, fd);
 	log_info("connection from %s port %d", p->client_addr, p->client_port);
 	client_fd = fd;
 

@@ -1,5 +1,5 @@
 /* fuzz_config.c: libFuzzer target for route.ini and the routes it gives
- * (config.c): config_load, route_lookup (exact and glob routes, %u
+ * (config.c): config_load, route_match (exact and glob routes, %u
  * expansion), route_lookup_argv and route_apply_answer.
  *
  * The input is split at NUL bytes (which route.ini may not hold, and user
@@ -17,7 +17,7 @@
  * - config_load reports each problem once, as "PATH:..." without control
  *   characters, and returns their number; with none, the configuration
  *   has a host key, known_hosts and routes that are all complete;
- * - route_lookup picks the route the rules pick (an exact route wins,
+ * - route_match picks the route the rules pick (an exact route wins,
  *   then the first matching pattern; a route using %u never matches a
  *   name outside [A-Za-z0-9._-]{1,32} or one that
  *   starts with '-'; an authorized_keys with %u never
@@ -313,7 +313,7 @@ static char *model_host(const struct route *m, size_t k, const char *user)
 	return model_expand(k < m->n_upstreams ? m->upstreams[k].host : NULL, user);
 }
 
-/* out holds want's expansion, or route_lookup had to fail. */
+/* out holds want's expansion, or route_match had to fail. */
 static int fits(const struct route *m, const char *user)
 {
 	char *keys = model_expand(m->authorized_keys, user), *host;
@@ -364,7 +364,7 @@ static void check_target(const struct config *cfg, const struct route *m, const 
 	size_t k;
 
 	if (t->route != m)
-		broken("route_lookup picked another route than the rules", user, size);
+		broken("route_match picked another route than the rules", user, size);
 	if (u == NULL || !same_hosts(m, user, t) || strcmp(t->user, u) != 0 ||
 	    strcmp(t->authorized_keys, keys) != 0)
 		broken("expansion differs from %u and %% replaced", user, size);
@@ -443,13 +443,13 @@ static void check_user(const struct config *cfg, const char *user, const char *a
 		fatal("out of memory");
 	if (user_name_is_safe(user) != model_safe(user))
 		broken("user_name_is_safe differs from [A-Za-z0-9._-]{1,32}, no leading -", user, size);
-	rc = route_lookup(cfg, user, t);
+	rc = route_match(cfg, user, t);
 	if (rc != 0 && rc != -1)
-		broken("route_lookup returned neither 0 nor -1", user, size);
+		broken("route_match returned neither 0 nor -1", user, size);
 	if (m == NULL && rc == 0)
-		broken("route_lookup found a route the rules do not give", user, size);
+		broken("route_match found a route the rules do not give", user, size);
 	if (m != NULL && rc != (fits(m, user) ? 0 : -1))
-		broken("route_lookup failed although the route fits, or the reverse", user, size);
+		broken("route_match failed although the route fits, or the reverse", user, size);
 	if (rc == 0) {
 		check_target(cfg, m, user, t, size);
 		if (m->lookup != NULL) {

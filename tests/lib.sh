@@ -467,10 +467,16 @@ tmux_ssh() {
 
 # check_no_passwords NAME LOGFILE...: no test password appears in the logs.
 check_no_passwords() {
-	local name=$1 pw found=
+	local name=$1 pw found= file
 	shift
+	for file in "$@"; do
+		if [ ! -r "$file" ]; then
+			not_ok "$name" "no log to look in: $file"
+			return
+		fi
+	done
 	for pw in "${PASSWORD[@]}" "$WRONG_PASSWORD"; do
-		if grep -qF -- "$pw" "$@" 2>/dev/null; then found="$found $pw"; fi
+		if grep -qF -- "$pw" "$@"; then found="$found $pw"; fi
 	done
 	if [ -z "$found" ]; then ok "$name"; else not_ok "$name" "password(s) in the log:$found"; fi
 }

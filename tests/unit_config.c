@@ -222,7 +222,7 @@ static void expect_route(const char *name, const struct config *cfg, const char 
 {
 	struct route_target t;
 
-	if (route_lookup(cfg, user, &t) != 0)
+	if (route_match(cfg, user, &t) != 0)
 		fail(name, "no route for \"%s\"", user);
 	else if (strcmp(t.host, host) != 0 || t.port != port || strcmp(t.user, upstream_user) != 0)
 		fail(name, "\"%s\" went to %s port %d as %s (route %s), expected %s port %d as %s",
@@ -235,7 +235,7 @@ static void expect_no_route(const char *name, const struct config *cfg, const ch
 {
 	struct route_target t;
 
-	if (route_lookup(cfg, user, &t) == 0)
+	if (route_match(cfg, user, &t) == 0)
 		fail(name, "\"%s\" went to %s via [route %s]", user, t.host, t.route->pattern);
 	else
 		pass(name);
@@ -276,7 +276,7 @@ static void expect_keys(const char *name, const struct config *cfg, const char *
 {
 	struct route_target t;
 
-	if (route_lookup(cfg, user, &t) != 0)
+	if (route_match(cfg, user, &t) != 0)
 		fail(name, "no route for \"%s\"", user);
 	else if (strcmp(t.authorized_keys, authorized_keys) != 0 || !same_string(t.identity, identity) ||
 	         t.auth != auth)
@@ -294,7 +294,7 @@ static void expect_ca(const char *name, const struct config *cfg, const char *us
 {
 	struct route_target t;
 
-	if (route_lookup(cfg, user, &t) != 0)
+	if (route_match(cfg, user, &t) != 0)
 		fail(name, "no route for \"%s\"", user);
 	else if (!same_string(t.certificate_authority, ca) || t.certificate_validity != validity)
 		fail(name, "\"%s\" got CA %s validity %d, expected %s %d", user,
@@ -608,7 +608,7 @@ static void expect_policy(const char *name, const struct config *cfg, const char
 {
 	struct route_target t;
 
-	if (route_lookup(cfg, user, &t) != 0)
+	if (route_match(cfg, user, &t) != 0)
 		fail(name, "no route for \"%s\"", user);
 	else if (t.record != record || t.record_input != record_input ||
 	         t.max_session_time != max_session_time || t.forward != forward)
@@ -627,7 +627,7 @@ static void target_hosts(const struct config *cfg, const char *user, char *out, 
 	size_t i, len;
 
 	out[0] = '\0';
-	if (route_lookup(cfg, user, &t) != 0)
+	if (route_match(cfg, user, &t) != 0)
 		return;
 	for (i = 0; i < t.n_hosts; i++) {
 		len = strlen(out);
@@ -897,12 +897,6 @@ static void test_host_key_errors(void)
 	expect_problems("host key is a directory",
 	                "[server]\nknown_hosts = known_hosts\nhost_key = adir\n[route a]\nupstream = h\n",
 	                WANT({ 3, "host key adir is not a regular file" }));
-	if (geteuid() == 0)
-		pass("unreadable host key # SKIP root can read any file");
-	else
-		expect_problems("unreadable host key",
-		                "[server]\nknown_hosts = known_hosts\nhost_key = hk000\n[route a]\nupstream = h\n",
-		                WANT({ 3, "cannot read host key hk000" }));
 	expect_problems("one bad host key among good ones",
 	                "[server]\nhost_key = hk\nhost_key = hk644\nhost_key = hk2\n"
 	                "known_hosts = known_hosts\n[route a]\nupstream = h\n",
@@ -921,12 +915,6 @@ static void test_known_hosts_errors(void)
 	expect_problems("known_hosts is a directory",
 	                "[server]\nhost_key = hk\nknown_hosts = adir\n[route a]\nupstream = h\n",
 	                WANT({ 3, "known_hosts adir is not a regular file" }));
-	if (geteuid() == 0)
-		pass("unreadable known_hosts # SKIP root can read any file");
-	else
-		expect_problems("unreadable known_hosts",
-		                "[server]\nhost_key = hk\nknown_hosts = kh000\n[route a]\nupstream = h\n",
-		                WANT({ 3, "cannot read known_hosts kh000" }));
 	write_file("kh-ca", "# CA\n@cert-authority *.example.net ssh-ed25519 "
 	           "AAAAC3NzaC1lZDI1NTE5AAAAILzOZnhW2la6N1aQacDRKCYXPXnX0gmfNBHC/+pHgOlm\n", 0644);
 	expect_problems("known_hosts with @cert-authority: not supported, named with its line",
@@ -1000,14 +988,6 @@ static void test_authorized_keys_errors(void)
 	            tmpdir);
 	expect_problems("missing authorized_keys: the reason is given", text,
 	                WANT({ 7, "nothere: No such file or directory" }));
-	if (geteuid() == 0) {
-		pass("unreadable authorized_keys # SKIP root can read any file");
-	} else {
-		format_text(text, sizeof(text), SERVER_ID "[route a]\nupstream = h\nauthorized_keys = %s/ak000\n",
-		            tmpdir);
-		expect_problems("unreadable authorized_keys", text,
-		                WANT({ 7, "cannot read authorized_keys" }));
-	}
 	expect_problems("authorized_keys with %u need not exist yet", SERVER_ID
 	                "[route *]\nupstream = h\nauthorized_keys = /nonexistent/%u/keys\n", NO_PROBLEMS);
 	expect_problems("empty authorized_keys", SERVER_ID "[route a]\nupstream = h\nauthorized_keys =\n",
@@ -1037,11 +1017,6 @@ static void test_identity_errors(void)
 	                SERVER "identity = hk644\n[route a]\nupstream = h\n[server]\nidentity = id\n",
 	                WANT({ 4, "identity hk644 is readable by group or others (mode 0644; chmod 600)" },
 	                     { 8, "\"identity\" given twice in [server] (first at line 4)" }));
-	if (geteuid() == 0)
-		pass("unreadable identity # SKIP root can read any file");
-	else
-		expect_problems("unreadable identity", SERVER "identity = hk000\n[route a]\nupstream = h\n",
-		                WANT({ 4, "cannot read identity hk000" }));
 	format_text(text, sizeof(text), SERVER
 	            "[route a]\nupstream = h\nauthorized_keys = %s/ak\n"                  /* 4 */
 	            "[route b]\nupstream = h\n"                                           /* 7 */
@@ -1809,10 +1784,62 @@ out:
 	config_free(&cfg);
 }
 
-int main(void)
+/* Files sshroute cannot read. Root reads any file, so as root these run
+ * in a child that tests/unit_config starts again under setpriv without
+ * the capabilities that let root past file modes (CAP_DAC_OVERRIDE and
+ * CAP_DAC_READ_SEARCH): the fixtures stay root's, and a mode 000 file is
+ * then as unreadable as for any other user. */
+static void test_unreadable_files(void)
+{
+	char text[1024];
+
+	expect_problems("unreadable host key",
+	                "[server]\nknown_hosts = known_hosts\nhost_key = hk000\n[route a]\nupstream = h\n",
+	                WANT({ 3, "cannot read host key hk000" }));
+	expect_problems("unreadable known_hosts",
+	                "[server]\nhost_key = hk\nknown_hosts = kh000\n[route a]\nupstream = h\n",
+	                WANT({ 3, "cannot read known_hosts kh000" }));
+	format_text(text, sizeof(text), SERVER_ID "[route a]\nupstream = h\nauthorized_keys = %s/ak000\n",
+	            tmpdir);
+	expect_problems("unreadable authorized_keys", text, WANT({ 7, "cannot read authorized_keys" }));
+	expect_problems("unreadable identity", SERVER "identity = hk000\n[route a]\nupstream = h\n",
+	                WANT({ 4, "cannot read identity hk000" }));
+}
+
+/* As root: test_unreadable_files in this program run again, without the
+ * capabilities that read any file, in the fixture directory. */
+static void test_unreadable_files_as_root(void)
+{
+	char self[4096], command[8192];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0) {
+		fail("unreadable files", "cannot find this program");
+		return;
+	}
+	self[n] = '\0';
+	fflush(stdout);
+	snprintf(command, sizeof(command), "setpriv --bounding-set=-dac_override,-dac_read_search "
+	         "--inh-caps=-all '%s' --unreadable '%s'", self, tmpdir);
+	if (system(command) != 0)
+		fail("unreadable files", "the run without CAP_DAC_OVERRIDE failed");
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 3 && strcmp(argv[1], "--unreadable") == 0) {
+		snprintf(tmpdir, sizeof(tmpdir), "%s", argv[2]);
+		if (chdir(tmpdir) != 0)
+			return 2;
+		test_unreadable_files();
+		return unit_exit_status();
+	}
 	make_fixtures();
+	if (geteuid() == 0)
+		test_unreadable_files_as_root();
+	else
+		test_unreadable_files();
 
 	test_valid_file();
 	test_defaults();
