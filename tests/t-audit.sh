@@ -3,7 +3,7 @@
 # exchange, ciphers, MACs and host key types: no failure, no warning.
 # Debian's ssh-audit 2.5.0 predates the Terrapin fix and would call the
 # strict key exchange marker (kex-strict-s-v00@openssh.com) an unknown
-# algorithm; tests/audit_strict_kex.py runs it with that one name known, as
+# algorithm; tests/helpers/audit_strict_kex.py runs it with that one name known, as
 # ssh-audit 3.1 and later know it. The marker itself must be offered.
 
 . "$(dirname "$0")/lib.sh"
@@ -27,7 +27,7 @@ EOF
 start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
 
 # ssh-audit colours its output; its verdicts are "[fail]" and "[warn]".
-timeout 60 /usr/bin/python3 "$SRT_ROOT/tests/audit_strict_kex.py" -n -p 2222 "${NET}1" >"$T/audit" 2>&1
+timeout 60 /usr/bin/python3 "$SRT_ROOT/tests/helpers/audit_strict_kex.py" -n -p 2222 "${NET}1" >"$T/audit" 2>&1
 audit=$(sed 's/\x1b\[[0-9;]*m//g' "$T/audit")
 if printf '%s\n' "$audit" | grep -q '^(kex) curve25519-sha256 '; then
 	ok "ssh-audit reads sshroute's algorithm lists"

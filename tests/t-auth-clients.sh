@@ -13,7 +13,7 @@ ensure_users
 pick_net
 
 PY=/usr/bin/python3
-PARAMIKO=$SRT_ROOT/tests/paramiko_client.py
+PARAMIKO=$SRT_ROOT/tests/helpers/paramiko_client.py
 for tool in dbclient dropbearconvert plink puttygen; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (Debian: dropbear-bin, putty-tools)"
 done
@@ -90,7 +90,7 @@ pl() {  # pl USER [PLINK ARGS...]
 	HOME=$CH timeout -k 5 "$CLIENT_TIMEOUT" plink -ssh -batch -noagent -hostkey "$GW_FP" \
 		-P "$GP" -l "$user" "$@" "$GA" hostname </dev/null 2>"$T/err"
 }
-pm() {  # pm USER [METHOD...]  (see tests/paramiko_client.py)
+pm() {  # pm USER [METHOD...]  (see tests/helpers/paramiko_client.py)
 	local user=$1
 	shift
 	timeout -k 5 "$CLIENT_TIMEOUT" "$PY" "$PARAMIKO" "$GA" "$GP" "$user" "$T/client_known_hosts" \

@@ -13,7 +13,7 @@ ensure_users
 pick_net
 
 PY=/usr/bin/python3
-PARAMIKO=$SRT_ROOT/tests/paramiko_client.py
+PARAMIKO=$SRT_ROOT/tests/helpers/paramiko_client.py
 OTP_PASSWORD='Srt.otp-pw.5150'
 OTP_CODE='731946'
 
@@ -51,13 +51,13 @@ $(upstream_keys_option chain2)
 AuthenticationMethods password,publickey"
 add_upstream_key chain2 srt-carol "$K/id_server.pub"
 
-# otp: tests/kbdint_server.py (asyncssh), as host-otp.
+# otp: tests/helpers/kbdint_server.py (asyncssh), as host-otp.
 start_kbdint_server() {
 	local name=$1 addr=$2 port=$3 dir=$T/up-$1 pid
 	mkdir -p "$dir"
 	ssh-keygen -q -t ed25519 -N '' -C "host-$name" -f "$dir/ssh_host_ed25519_key" || die "ssh-keygen for $name"
 	unshare --uts sh -c 'hostname "$0" && exec "$@"' "host-$name" \
-		"$PY" "$SRT_ROOT/tests/kbdint_server.py" "$addr" "$port" "$dir/ssh_host_ed25519_key" \
+		"$PY" "$SRT_ROOT/tests/helpers/kbdint_server.py" "$addr" "$port" "$dir/ssh_host_ed25519_key" \
 		"$OTP_PASSWORD" "$OTP_CODE" </dev/null >>"$dir/server.log" 2>&1 &
 	pid=$!
 	track_pid "$pid"

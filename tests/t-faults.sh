@@ -27,7 +27,7 @@ pick_net
 
 PY=/usr/bin/python3
 "$PY" -c 'import paramiko' 2>/dev/null || die "paramiko is not installed (Debian: python3-paramiko)"
-PROBE=$SRT_ROOT/tests/ssh_probe.py
+PROBE=$SRT_ROOT/tests/helpers/ssh_probe.py
 UNAVAILABLE='sshroute: the server for this account is unavailable'
 
 # alice's sshd checks that its client (sshroute) is alive every second.
@@ -43,7 +43,7 @@ start_upstream quiet "${NET}14" 2022
 # Upstreams that accept TCP and do not speak SSH.
 start_fake() {
 	local name=$1 addr=$2 mode=$3 pid
-	"$PY" "$SRT_ROOT/tests/fake_upstream.py" "$addr" 2022 "$mode" </dev/null >"$T/fake-$name.log" 2>&1 &
+	"$PY" "$SRT_ROOT/tests/helpers/fake_upstream.py" "$addr" 2022 "$mode" </dev/null >"$T/fake-$name.log" 2>&1 &
 	pid=$!
 	track_pid "$pid"
 	wait_listening "$addr" 2022 "$pid" || die "fake upstream $name on $addr:2022"

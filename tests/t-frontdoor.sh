@@ -2,9 +2,9 @@
 # The front door (issue 12): what keeps one connection from hurting the
 # gateway, whatever the peer does.
 #  - flow control: a client that ignores the channel window (paramiko,
-#    tests/hostile_peer.py) is disconnected as a protocol violation, and
+#    tests/helpers/hostile_peer.py) is disconnected as a protocol violation, and
 #    sshroute's peak memory stays under 32 MiB; so is an upstream that
-#    does the same (tests/hostile_upstream.py);
+#    does the same (tests/helpers/hostile_upstream.py);
 #  - sshd's limits: max_sessions, and the fixed caps on channels and -R
 #    listeners; over a limit the request is refused and the connection
 #    goes on;
@@ -32,31 +32,31 @@ pick_net
 
 PY=/usr/bin/python3
 "$PY" -c 'import paramiko' 2>/dev/null || die "paramiko is not installed (Debian: python3-paramiko)"
-HOSTILE=$SRT_ROOT/tests/hostile_peer.py
+HOSTILE=$SRT_ROOT/tests/helpers/hostile_peer.py
 
 BANNER_TEXT="srt-frontdoor-banner-$RUN_ID"
 echo "$BANNER_TEXT" >"$T/banner.txt"
 start_upstream_with alice "${NET}11" 2022 "Banner $T/banner.txt"
 # a TCP service behind the upstream for tunnels: accepts and holds
-"$PY" "$SRT_ROOT/tests/fake_upstream.py" "${NET}21" 2030 silent >/dev/null 2>&1 &
+"$PY" "$SRT_ROOT/tests/helpers/fake_upstream.py" "${NET}21" 2030 silent >/dev/null 2>&1 &
 track_pid $!
 wait_listening "${NET}21" 2030 $! || die "fake_upstream.py on ${NET}21:2030"
 # an upstream that ignores the window sshroute advertises
 ssh-keygen -q -t ed25519 -N '' -f "$T/flood_key" || die "ssh-keygen"
-"$PY" "$SRT_ROOT/tests/hostile_upstream.py" "${NET}12" 2022 "$T/flood_key" flood >"$T/flood.log" 2>&1 &
+"$PY" "$SRT_ROOT/tests/helpers/hostile_upstream.py" "${NET}12" 2022 "$T/flood_key" flood >"$T/flood.log" 2>&1 &
 track_pid $!
 wait_listening "${NET}12" 2022 $! || die "hostile_upstream.py on ${NET}12:2022"
 # an upstream that sends no-more-sessions itself
-"$PY" "$SRT_ROOT/tests/hostile_upstream.py" "${NET}14" 2022 "$T/flood_key" nomore >"$T/nomore.log" 2>&1 &
+"$PY" "$SRT_ROOT/tests/helpers/hostile_upstream.py" "${NET}14" 2022 "$T/flood_key" nomore >"$T/nomore.log" 2>&1 &
 track_pid $!
 wait_listening "${NET}14" 2022 $! || die "hostile_upstream.py on ${NET}14:2022"
 # an upstream that lets anyone in at "none"
-"$PY" "$SRT_ROOT/tests/hostile_upstream.py" "${NET}15" 2022 "$T/flood_key" open >"$T/open.log" 2>&1 &
+"$PY" "$SRT_ROOT/tests/helpers/hostile_upstream.py" "${NET}15" 2022 "$T/flood_key" open >"$T/open.log" 2>&1 &
 track_pid $!
 wait_listening "${NET}15" 2022 $! || die "hostile_upstream.py on ${NET}15:2022"
 # an upstream that hangs up right after its last bytes
 ssh-keygen -q -t ed25519 -N '' -f "$T/abrupt_key" || die "ssh-keygen"
-"$PY" "$SRT_ROOT/tests/abrupt_upstream.py" "${NET}13" 2022 "$T/abrupt_key" >"$T/abrupt.log" 2>&1 &
+"$PY" "$SRT_ROOT/tests/helpers/abrupt_upstream.py" "${NET}13" 2022 "$T/abrupt_key" >"$T/abrupt.log" 2>&1 &
 track_pid $!
 wait_listening "${NET}13" 2022 $! || die "abrupt_upstream.py on ${NET}13:2022"
 {
@@ -119,7 +119,7 @@ start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
 start_gateway grace "${NET}1" 2223 "$T/grace.ini" fd3
 LOG=${GW_LOG[gw]}
 
-# hostile ARGS...: runs tests/hostile_peer.py against the gateway as srt-alice.
+# hostile ARGS...: runs tests/helpers/hostile_peer.py against the gateway as srt-alice.
 hostile() {
 	timeout -k 5 90 "$PY" "$HOSTILE" "${NET}1" 2222 srt-alice "${PASSWORD[srt-alice]}" "$@" 2>&1
 }
@@ -223,7 +223,7 @@ expect_match "listener cap: the connection goes on" "^echo: alive$" "$out"
 # ---------------------------------------------------------------- no account enumeration
 
 contacts_before=$(grep -c 'connected to upstream' "$LOG")
-out=$("$PY" "$SRT_ROOT/tests/probe_names.py" "${NET}1" 2222 none \
+out=$("$PY" "$SRT_ROOT/tests/helpers/probe_names.py" "${NET}1" 2222 none \
 	srt-alice srt-bob srt-down srt-lk-one srt-mallory 2>&1)
 records=$((records + 25))
 note "$out"
@@ -288,7 +288,7 @@ expect_match "after the credential: the upstream's banner" "$BANNER_TEXT" "$out"
 expect_match "after the credential: the login works" "host-alice" "$out"
 
 # gssapi-with-mic: refused and counted, never run.
-out=$("$PY" "$SRT_ROOT/tests/probe_names.py" "${NET}1" 2222 gssapi srt-alice 2>&1)
+out=$("$PY" "$SRT_ROOT/tests/helpers/probe_names.py" "${NET}1" 2222 gssapi srt-alice 2>&1)
 records=$((records + 1))
 expect_match "gssapi-with-mic: each attempt refused" "^answers 5$" "$out"
 expect_match "gssapi-with-mic: nobody logged in" "^logged_in no$" "$out"

@@ -25,8 +25,8 @@ pick_net
 
 PY=/usr/bin/python3
 "$PY" -c 'import paramiko' 2>/dev/null || die "paramiko is not installed (Debian: python3-paramiko)"
-RAW=$SRT_ROOT/tests/raw_client.py
-PROBE=$SRT_ROOT/tests/ssh_probe.py
+RAW=$SRT_ROOT/tests/helpers/raw_client.py
+PROBE=$SRT_ROOT/tests/helpers/ssh_probe.py
 
 start_upstream alice "${NET}11" 2022
 start_upstream carol "${NET}13" 2022
@@ -81,7 +81,7 @@ login_works() {
 
 # ---------------------------------------------------------------- bytes
 
-# hostile_bytes KIND HOW DESCRIPTION: tests/raw_client.py sends KIND, then
+# hostile_bytes KIND HOW DESCRIPTION: tests/helpers/raw_client.py sends KIND, then
 # closes its side (HOW close) or keeps it open (hold).
 hostile_bytes() {
 	local kind=$1 how=$2 name=$3 out port elapsed end pid code rec n

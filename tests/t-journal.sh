@@ -120,43 +120,20 @@ jctl() {
 # line is "N_RECORDS=n", then the last record's fields as KEY=VALUE, one
 # line per value (a field given twice shows twice; a value that is not
 # plain text shows as KEY=<binary ...>).
-cat >"$T/records.py" <<'EOF'
-import json, sys
-recs = []
-for line in sys.stdin:
-    line = line.strip()
-    if line:
-        e = json.loads(line)
-        if "SSHROUTE_END" in e:
-            recs.append(e)
-print("N_RECORDS=%d" % len(recs))
-if recs:
-    for k, v in sorted(recs[-1].items()):
-        if k.startswith("__"):
-            continue
-        if isinstance(v, list) and v and isinstance(v[0], int):
-            v = ["<binary %r>" % bytes(v)]
-        elif not isinstance(v, list):
-            v = [v]
-        for x in v:
-            if isinstance(x, list):
-                x = "<binary %r>" % bytes(x)
-            print("%s=%s" % (k, x))
-EOF
 
 # records MATCH...: writes $T/rec (see records.py), waiting up to 10 s
 # for at least one record.
 records() {
 	local deadline=$((SECONDS + 10))
 	while :; do
-		jctl -o json "$@" 2>/dev/null | "$PY" "$T/records.py" >"$T/rec"
+		jctl -o json "$@" 2>/dev/null | "$PY" "$SRT_ROOT/tests/helpers/journal_records.py" >"$T/rec"
 		[ "$(head -n 1 "$T/rec")" != "N_RECORDS=0" ] && break
 		[ "$SECONDS" -ge "$deadline" ] && break
 		sleep 0.2
 	done
 	# A second record would come at once: give it a moment.
 	sleep 0.3
-	jctl -o json "$@" 2>/dev/null | "$PY" "$T/records.py" >"$T/rec"
+	jctl -o json "$@" 2>/dev/null | "$PY" "$SRT_ROOT/tests/helpers/journal_records.py" >"$T/rec"
 }
 # rec KEY: the values of KEY in $T/rec, one a line.
 rec() {
@@ -257,31 +234,10 @@ check_field "that record: SSHROUTE_USER empty" SSHROUTE_USER '^$'
 
 # OpenSSH refuses such names, paramiko sends them as they are. Each login
 # fails (no route); the names must reach the journal escaped.
-cat >"$T/badnames.py" <<'EOF'
-import socket, sys, warnings
-warnings.filterwarnings("ignore")
-import paramiko
-addr, port, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-for name in sys.argv[4:]:
-    name = name.encode().decode("unicode_escape").encode("latin-1").decode("utf-8")
-    s = socket.socket(); s.bind(("127.0.0.80", 0)); s.settimeout(10)
-    s.connect((addr, port))
-    t = paramiko.Transport(s)
-    try:
-        t.start_client(timeout=10)
-        t.auth_password(name, pw)
-        print("accepted %r" % name)
-    except paramiko.AuthenticationException:
-        print("refused %r" % name)
-    except Exception as e:
-        print("error %r: %s" % (name, e))
-    finally:
-        t.close()
-EOF
 ESC_NAME="srt-bad\\x1b[31mname-$RUN_ID"
 NL_NAME="srt-nl-$RUN_ID\\nSSHROUTE_END=forged-$RUN_ID"
 UTF_NAME="srt-\\xc3\\xa9t\\xc3\\xa9-$RUN_ID"
-out=$(CLIENT_TIMEOUT=30 with_password x "$PY" "$T/badnames.py" "${GW_ADDR[gw]}" "${GW_PORT[gw]}" \
+out=$(CLIENT_TIMEOUT=30 with_password x "$PY" "$SRT_ROOT/tests/helpers/journal_bad_names.py" "${GW_ADDR[gw]}" "${GW_PORT[gw]}" \
 	"${PASSWORD[srt-alice]}" "$ESC_NAME" "$NL_NAME" "$UTF_NAME" 2>&1)
 if [ "$(printf '%s\n' "$out" | grep -c '^refused')" = 3 ]; then
 	ok "paramiko: the three hostile user names are refused"

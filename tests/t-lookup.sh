@@ -14,7 +14,7 @@ done
 ensure_users
 pick_net
 
-PARAMIKO=$SRT_ROOT/tests/paramiko_client.py
+PARAMIKO=$SRT_ROOT/tests/helpers/paramiko_client.py
 UNAVAILABLE='sshroute: the server for this account is unavailable'
 
 start_upstream alice "${NET}11" 2022
@@ -36,7 +36,7 @@ INSERT INTO routes VALUES ('srt-bob', '${NET}12:2022', NULL);
 INSERT INTO routes VALUES ('srt-dave', '${NET}11:2022', 'srt-carol');
 EOF
 
-# --- the HTTP API (tests/lookup_http_server.py): one file per answer
+# --- the HTTP API (tests/helpers/lookup_http_server.py): one file per answer
 API=$T/api
 mkdir -p "$API"
 api_port=$(free_port "${NET}5" 8080) || die "no free port for the HTTP API"
@@ -44,7 +44,7 @@ printf '{"upstream": "%s", "user": "srt-carol"}\n' "${NET}12:2022" >"$API/srt-we
 # A line break in a value must not add a key.
 printf '{"upstream": "%s\\nauth = none"}\n' "${NET}11:2022" >"$API/srt-web-bad.json"
 echo 500 >"$API/srt-web-err.status"
-/usr/bin/python3 "$SRT_ROOT/tests/lookup_http_server.py" "${NET}5" "$api_port" "$API" \
+/usr/bin/python3 "$SRT_ROOT/tests/helpers/lookup_http_server.py" "${NET}5" "$api_port" "$API" \
 	</dev/null >"$T/api.log" 2>&1 &
 track_pid $!
 wait_listening "${NET}5" "$api_port" $! || die "HTTP API on ${NET}5:$api_port: $(tail -n 5 "$T/api.log")"

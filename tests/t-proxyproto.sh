@@ -118,38 +118,8 @@ count_log() {
 # sends the bytes HEX (may be empty), then reads: MODE "eof" until the
 # server closes (or 10 s), MODE "banner" until a first line, then closes.
 # Prints "bytes=N end=eof|reset|timeout|banner elapsed=S port=P head=..."
-cat >"$T/raw.py" <<'EOF'
-import socket, sys, time
-addr, port, hexdata, mode, src = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.bind((src, 0))
-s.settimeout(10)
-s.connect((addr, port))
-t0 = time.monotonic()
-if hexdata:
-    s.sendall(bytes.fromhex(hexdata))
-got = b""
-end = "timeout"
-try:
-    while True:
-        chunk = s.recv(4096)
-        if not chunk:
-            end = "eof"
-            break
-        got += chunk
-        if mode == "banner" and b"\n" in got:
-            end = "banner"
-            break
-except ConnectionResetError:
-    end = "reset"
-except socket.timeout:
-    end = "timeout"
-print("bytes=%d end=%s elapsed=%.1f port=%d head=%r"
-      % (len(got), end, time.monotonic() - t0, s.getsockname()[1], got[:24]))
-s.close()
-EOF
 raw() {
-	timeout -k 2 20 "$PY" "$T/raw.py" "$1" "$2" "$3" "$4" "$CLIENT_ADDR" 2>&1
+	timeout -k 2 20 "$PY" "$SRT_ROOT/tests/helpers/proxy_raw_client.py" "$1" "$2" "$3" "$4" "$CLIENT_ADDR" 2>&1
 }
 hex() {
 	printf '%b' "$1" | od -An -v -tx1 | tr -d ' \n'
@@ -355,24 +325,7 @@ accepted "v2 TCP4 with TLVs" \
 	"$(hex "$SIG2\x21\x11\x00\x17")c000024f$(printf '7f000001%04x08ae' 40005)0400020000010003737368" \
 	40005 192.0.2.79
 # The header arriving in pieces: sshroute waits for the rest.
-cat >"$T/slow.py" <<'EOF'
-import socket, sys, time
-s = socket.socket(); s.bind((sys.argv[3], 0)); s.settimeout(10)
-s.connect((sys.argv[1], int(sys.argv[2])))
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-for b in b"PROXY TCP4 192.0.2.80 127.0.0.1 40006 2222\r\n":
-    s.send(bytes([b])); time.sleep(0.01)
-got = b""
-try:
-    while b"\n" not in got:
-        c = s.recv(4096)
-        if not c: break
-        got += c
-except Exception as e:
-    print("error", e)
-print("head=%r" % got[:24])
-EOF
-res=$(timeout 20 "$PY" "$T/slow.py" "${NET}1" 2222 "$CLIENT_ADDR" 2>&1)
+res=$(timeout 20 "$PY" "$SRT_ROOT/tests/helpers/proxy_slow_client.py" "${NET}1" 2222 "$CLIENT_ADDR" 2>&1)
 if [[ "$res" == *"head=b'SSH-2.0-"* ]] && rec=$(wait_log 5 "session end" "client_port=40006 "); then
 	expect_match "v1 header sent one byte at a time: accepted" "client_addr=192.0.2.80 client_port=40006 " "$rec"
 else
@@ -392,35 +345,8 @@ fi
 # The header and the client's first SSH bytes in one write: sshroute must
 # not read past the header. A one-connection relay prepends a v1 header
 # naming 192.0.2.77 port 40077 to ssh's version line, in one sendall.
-cat >"$T/relay.py" <<'EOF'
-import select, socket, sys
-laddr, lport, taddr, tport, header = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
-ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind((laddr, lport))
-ls.listen(1)
-print("listening", flush=True)
-ls.settimeout(30)
-c, _ = ls.accept()
-c.settimeout(10)
-first = c.recv(65536)                    # ssh speaks first: its version line
-u = socket.create_connection((taddr, tport), timeout=10)
-u.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-u.sendall(header.encode().replace(b"\\r\\n", b"\r\n") + first)
-for s in (c, u):
-    s.settimeout(None)
-peer = {c: u, u: c}
-while True:
-    r, _, _ = select.select([c, u], [], [], 30)
-    if not r:
-        break
-    data = r[0].recv(65536)
-    if not data:
-        break
-    peer[r[0]].sendall(data)
-EOF
 RELAY_PORT=$(free_port "${NET}3" 2222)
-timeout 40 "$PY" "$T/relay.py" "${NET}3" "$RELAY_PORT" "${NET}1" 2222 \
+timeout 40 "$PY" "$SRT_ROOT/tests/helpers/proxy_relay.py" "${NET}3" "$RELAY_PORT" "${NET}1" 2222 \
 	'PROXY TCP4 192.0.2.77 127.0.0.1 40077 2222\r\n' >"$T/relay.out" 2>&1 &
 RELAY_PID=$!
 track_pid "$RELAY_PID"

@@ -80,14 +80,7 @@ echo "[${NET}4]:2222 $(cut -d' ' -f1-2 "$GW_KEY.pub")" >>"$T/client_known_hosts"
 # cast_check FILE PYTHON_EXPRESSION: true when the expression holds for the
 # recording (header: the header's JSON; events: the list of events).
 cast_check() {
-	/usr/bin/python3 - "$1" "$2" <<-'PY'
-		import json, sys
-		lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
-		header = json.loads(lines[0])
-		events = [json.loads(l) for l in lines[1:]]
-		text = lambda code: "".join(e[2] for e in events if e[1] == code)
-		sys.exit(0 if eval(sys.argv[2]) else 1)
-	PY
+	/usr/bin/python3 "$SRT_ROOT/tests/helpers/cast_check.py" "$1" "$2"
 }
 
 # newest_cast DIR USER: the newest recording of USER in DIR.

@@ -145,7 +145,7 @@ fi
 # ---------------------------------------------------------------- %u and "-"
 
 # OpenSSH's ssh refuses such a user name itself: paramiko sends it.
-out=$(timeout -k 5 "$CLIENT_TIMEOUT" "$SRT_ROOT/tests/paramiko_client.py" "${NET}1" 2222 \
+out=$(timeout -k 5 "$CLIENT_TIMEOUT" "$SRT_ROOT/tests/helpers/paramiko_client.py" "${NET}1" 2222 \
 	-oProxyCommand "$T/client_known_hosts" --password x hostname </dev/null 2>"$T/err")
 rc=$?
 if [ "$rc" = 5 ] && [ -z "$out" ] &&

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tests/no_more_sessions.py ADDR PORT USER KNOWN_HOSTS [--no-more]: logs in
+"""tests/helpers/no_more_sessions.py ADDR PORT USER KNOWN_HOSTS [--no-more]: logs in
 with the password in $SRT_PASSWORD, runs `echo first` on one session
 channel, sends no-more-sessions@openssh.com when --no-more is given (as
 OpenSSH's ssh does towards OpenSSH servers), then asks for a second session

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tests/audit_strict_kex.py ARGS...: Debian 12's ssh-audit (2.5.0), taught the one
+"""tests/helpers/audit_strict_kex.py ARGS...: Debian 12's ssh-audit (2.5.0), taught the one
 algorithm name it predates.
 
 sshroute (libssh 0.10.6) offers kex-strict-s-v00@openssh.com, the marker of
