@@ -65,12 +65,12 @@ static const char identity_refused_message[] =
 
 /* ---- timing ---- */
 
-static void start_attempt(struct proxy *p)
+static void start_attempt(struct connection *p)
 {
 	clock_gettime(CLOCK_MONOTONIC, &p->attempt_started);
 }
 
-static void pad_failure_delay(const struct proxy *p)
+static void pad_failure_delay(const struct connection *p)
 {
 	struct timespec deadline = p->attempt_started;
 
@@ -88,21 +88,21 @@ static void pad_failure_delay(const struct proxy *p)
 
 /* Fixes the user name on the first request; a later request under another
  * name ends the connection, as in sshd. */
-static void accept_user(struct proxy *p, const char *user)
+static void accept_user(struct connection *p, const char *user)
 {
 	if (user == NULL)
 		user = "";
 	if (p->user == NULL) {
 		p->user = strdup(user);
 		if (p->user == NULL)
-			proxy_end(p, EXIT_INTERNAL, "out of memory", NULL);
+			connection_end(p, EXIT_INTERNAL, "out of memory", NULL);
 		log_set_user(p->user);
 		return;
 	}
 	if (strcmp(p->user, user) == 0)
 		return;
 	log_error("client changed user name");
-	proxy_end(p, EXIT_CLIENT, "user name changed", "Change of username or service not allowed");
+	connection_end(p, EXIT_CLIENT, "user name changed", "Change of username or service not allowed");
 }
 
 static int ssh_methods(int auth)
@@ -136,7 +136,7 @@ static int server_methods(const struct config *cfg)
  * route allows and the upstream still accepts. A plain failure does not
  * narrow the list: which methods a route's upstream takes would tell a
  * stranger, after one wrong password, that the name has a route. */
-static int offered_methods(const struct proxy *p)
+static int offered_methods(const struct connection *p)
 {
 	int m;
 
@@ -150,13 +150,13 @@ static int offered_methods(const struct proxy *p)
 }
 
 /* 1 when method can be tried upstream now. */
-static int upstream_accepts(const struct proxy *p, int method)
+static int upstream_accepts(const struct connection *p, int method)
 {
 	return p->have_route && p->upstream != NULL &&
 	       (ssh_methods(p->target.auth) & p->upstream_methods & method);
 }
 
-static void offer_methods(struct proxy *p)
+static void offer_methods(struct connection *p)
 {
 	ssh_set_auth_methods(p->client, offered_methods(p));
 }
@@ -174,7 +174,7 @@ static void format_upstreams(const struct route_target *t, char *out, size_t siz
 	}
 }
 
-static void log_route(const struct proxy *p)
+static void log_route(const struct connection *p)
 {
 	char upstreams[UPSTREAMS_MAX * (ROUTE_HOST_MAX + 16)];
 
@@ -183,7 +183,7 @@ static void log_route(const struct proxy *p)
 	         p->target.user);
 }
 
-static void log_unusable_route(const struct proxy *p)
+static void log_unusable_route(const struct connection *p)
 {
 	if ((ssh_methods(p->target.auth) & p->upstream_methods) == 0)
 		log_error("route %s: the upstream accepts no method this route can pass on "
@@ -198,7 +198,7 @@ static void log_unusable_route(const struct proxy *p)
 }
 
 /* The upstream's login banner (sshd's Banner) goes to the client. */
-static void pass_banner(struct proxy *p)
+static void pass_banner(struct connection *p)
 {
 	char *text = ssh_get_issue_banner(p->upstream);
 	ssh_string banner;
@@ -221,7 +221,7 @@ static void report_problem(const char *message, void *ctx)
 /* Looks the route up, once (running its lookup program, if any), without
  * any upstream work. Returns 1 when the user has a route. A failed lookup
  * is remembered: the client hears of it only at a credential. */
-static int find_route(struct proxy *p)
+static int find_route(struct connection *p)
 {
 	char upstream[ROUTE_HOST_MAX + 16];
 
@@ -249,43 +249,43 @@ static int find_route(struct proxy *p)
 /* 1 when a credential of this kind (AUTH_*) goes to the upstream: the
  * route allows it, or the lookup failed (the client is then told that the
  * server is unavailable, which it may learn only now). */
-static int route_takes(struct proxy *p, int auth)
+static int route_takes(struct connection *p, int auth)
 {
 	return (find_route(p) && (p->target.auth & auth)) || p->route_failed;
 }
 
 /* The upstream failed during authentication: the client is told that
  * the server is unavailable. */
-static void upstream_failed(struct proxy *p) __attribute__((noreturn));
-static void upstream_failed(struct proxy *p)
+static void upstream_failed(struct connection *p) __attribute__((noreturn));
+static void upstream_failed(struct connection *p)
 {
 	log_error("upstream failed during authentication: %s", ssh_get_error(p->upstream));
-	proxy_end(p, EXIT_UPSTREAM, "upstream failed", unavailable_message);
+	connection_end(p, EXIT_UPSTREAM, "upstream failed", unavailable_message);
 }
 
 /* A credential arrived: connects the route's upstream (once) and asks it
  * with "none" which methods it accepts. Returns SSH_AUTH_SUCCESS when the
  * upstream lets the user in without credentials. Every failure ends the
  * connection with "unavailable". */
-static int contact_upstream(struct proxy *p)
+static int contact_upstream(struct connection *p)
 {
 	char upstream[ROUTE_HOST_MAX + 16];
 	int rc;
 
 	if (p->route_failed)
-		proxy_end(p, EXIT_UPSTREAM, "lookup failed", unavailable_message);
+		connection_end(p, EXIT_UPSTREAM, "lookup failed", unavailable_message);
 	if (p->upstream != NULL)
 		return SSH_AUTH_DENIED;
 	p->upstream = upstream_connect(p->cfg, &p->target);
 	if (p->upstream == NULL)
-		proxy_end(p, EXIT_UPSTREAM, "upstream unavailable", unavailable_message);
+		connection_end(p, EXIT_UPSTREAM, "upstream unavailable", unavailable_message);
 	snprintf(upstream, sizeof(upstream), "%s:%d", p->target.host, p->target.port);
 	log_set_upstream(upstream);   /* the one that answered */
 	p->upstream_event = ssh_event_new();
 	if (p->upstream_event == NULL ||
 	    ssh_event_add_session(p->upstream_event, p->upstream) != SSH_OK) {
 		log_error("cannot add the upstream session to the event loop");
-		proxy_end(p, EXIT_INTERNAL, "internal error", NULL);
+		connection_end(p, EXIT_INTERNAL, "internal error", NULL);
 	}
 	forward_attach_upstream(p);
 	ssh_set_counters(p->upstream, NULL, &upstream_packets);
@@ -300,7 +300,7 @@ static int contact_upstream(struct proxy *p)
 
 /* ---- outcomes ---- */
 
-static int accept_login(struct proxy *p, const char *method)
+static int accept_login(struct connection *p, const char *method)
 {
 	p->authenticated = 1;
 	p->auth_method = method;
@@ -311,7 +311,7 @@ static int accept_login(struct proxy *p, const char *method)
 
 /* The certificate's key ID: who the client is and where from, each value
  * as the session record writes it. */
-static void make_key_id(const struct proxy *p, char *out, size_t size)
+static void make_key_id(const struct connection *p, char *out, size_t size)
 {
 	char user[320], from[96], port[32], route[320], number[16];
 
@@ -325,7 +325,7 @@ static void make_key_id(const struct proxy *p, char *out, size_t size)
 
 /* Logs in upstream with a fresh key and a certificate for it, signed by
  * the route's CA. On a refusal the log names the CA and the principal. */
-static int try_certificate(struct proxy *p)
+static int try_certificate(struct connection *p)
 {
 	char why[256], source[64];
 	int fwd = p->target.forward;
@@ -362,7 +362,7 @@ static int try_certificate(struct proxy *p)
  * upstream with a certificate from the route's CA, or as the route's
  * identity. Returns the upstream's SSH_AUTH_* answer; a refusal ends the
  * connection, with one message for both. */
-static int try_identity(struct proxy *p)
+static int try_identity(struct connection *p)
 {
 	int rc;
 
@@ -377,7 +377,7 @@ static int try_identity(struct proxy *p)
 			          p->target.user, p->target.route->pattern);
 	}
 	if (rc == SSH_AUTH_DENIED)
-		proxy_end(p, EXIT_UPSTREAM, p->target.certificate_authority
+		connection_end(p, EXIT_UPSTREAM, p->target.certificate_authority
 		          ? "upstream refused the certificate" : "upstream refused the identity",
 		          identity_refused_message);
 	return rc;
@@ -387,7 +387,7 @@ static int try_identity(struct proxy *p)
  * AuthenticationMethods): the client is told the same. A key the client
  * proved earlier on this connection is used at once when the upstream
  * now asks for one. */
-static int accept_partially(struct proxy *p, const char *method)
+static int accept_partially(struct connection *p, const char *method)
 {
 	int rc;
 
@@ -410,14 +410,14 @@ static int accept_partially(struct proxy *p, const char *method)
 
 /* Counts a failure the way sshd does: the max_auth_tries-th failure ends
  * the connection. */
-static int count_failure(struct proxy *p, const char *method)
+static int count_failure(struct connection *p, const char *method)
 {
 	p->failures++;
 	log_info("failed %s (%d of %d)", method, p->failures,
 	         p->cfg->max_auth_tries);
 	if (p->failures >= p->cfg->max_auth_tries)
-		proxy_end(p, EXIT_CLIENT, "too many authentication failures",
-		          "Too many authentication failures");
+		connection_end(p, EXIT_CLIENT, "too many authentication failures",
+		               "Too many authentication failures");
 	if (p->upstream && !p->upstream_kbdint)
 		p->upstream_methods = upstream_methods_left(p->upstream);
 	offer_methods(p);
@@ -425,14 +425,14 @@ static int count_failure(struct proxy *p, const char *method)
 }
 
 /* A failed attempt, answered after the common delay. */
-static int reject_attempt(struct proxy *p, const char *method)
+static int reject_attempt(struct connection *p, const char *method)
 {
 	pad_failure_delay(p);
 	return count_failure(p, method);
 }
 
 /* Turns an upstream's SSH_AUTH_* answer into the client's. */
-static int upstream_verdict(struct proxy *p, int rc, const char *method)
+static int upstream_verdict(struct connection *p, int rc, const char *method)
 {
 	switch (rc) {
 	case SSH_AUTH_SUCCESS:
@@ -446,11 +446,11 @@ static int upstream_verdict(struct proxy *p, int rc, const char *method)
 	}
 }
 
-static int abandon_upstream_kbdint(struct proxy *p);
+static int abandon_upstream_kbdint(struct connection *p);
 
 /* Common start of every request. Returns GO_ON when the request can go
  * on, or an SSH_AUTH_* answer for it. */
-static int begin_request(struct proxy *p, const char *user)
+static int begin_request(struct connection *p, const char *user)
 {
 	if (p->authenticated) {
 		/* RFC 4252: requests after the login are ignored */
@@ -465,7 +465,7 @@ static int begin_request(struct proxy *p, const char *user)
 
 /* The credential goes upstream: connects it if need be. Returns GO_ON,
  * or the answer when the upstream let the user in at "none". */
-static int upstream_ready(struct proxy *p)
+static int upstream_ready(struct connection *p)
 {
 	return contact_upstream(p) == SSH_AUTH_SUCCESS ? accept_login(p, "none") : GO_ON;
 }
@@ -474,7 +474,7 @@ static int upstream_ready(struct proxy *p)
 
 static int on_auth_none(ssh_session session, const char *user, void *userdata)
 {
-	struct proxy *p = userdata;
+	struct connection *p = userdata;
 	int rc;
 
 	(void)session;
@@ -487,7 +487,7 @@ static int on_auth_none(ssh_session session, const char *user, void *userdata)
 static int on_auth_password(ssh_session session, const char *user, const char *password,
                             void *userdata)
 {
-	struct proxy *p = userdata;
+	struct connection *p = userdata;
 	int rc;
 
 	(void)session;
@@ -503,7 +503,7 @@ static int on_auth_password(ssh_session session, const char *user, const char *p
 }
 
 /* Answered from the route alone: no upstream is asked. */
-static int key_is_listed(struct proxy *p, ssh_key key)
+static int key_is_listed(struct connection *p, ssh_key key)
 {
 	if (!find_route(p) || !(p->target.auth & AUTH_PUBLICKEY))
 		return 0;
@@ -515,7 +515,7 @@ static int key_is_listed(struct proxy *p, ssh_key key)
 static int on_auth_pubkey(ssh_session session, const char *user, struct ssh_key_struct *key,
                           char signature_state, void *userdata)
 {
-	struct proxy *p = userdata;
+	struct connection *p = userdata;
 	int rc;
 
 	(void)session;
@@ -544,26 +544,26 @@ static int on_auth_pubkey(ssh_session session, const char *user, struct ssh_key_
 
 /* Sends one round of prompts to the client. A client that cannot take it
  * is gone. */
-static void send_prompts(struct proxy *p, ssh_message msg, const char *name,
+static void send_prompts(struct connection *p, ssh_message msg, const char *name,
                          const char *instruction, unsigned int n, const char **prompts, char *echo)
 {
 	if (ssh_message_auth_interactive_request(msg, name, instruction, n, prompts, echo) !=
 	    SSH_OK) {
 		log_info("cannot send keyboard-interactive prompts: %s", ssh_get_error(p->client));
-		proxy_end(p, EXIT_CLIENT, "client failed", NULL);
+		connection_end(p, EXIT_CLIENT, "client failed", NULL);
 	}
 }
 
 /* Sends the upstream's current round (name, instruction, prompts with
  * their echo flags) to the client, verbatim. */
-static void relay_prompts(struct proxy *p, ssh_message msg)
+static void relay_prompts(struct connection *p, ssh_message msg)
 {
 	int n = ssh_userauth_kbdint_getnprompts(p->upstream), i;
 	const char **prompts = calloc((size_t)(n > 0 ? n : 1), sizeof(*prompts));
 	char *echo = calloc((size_t)(n > 0 ? n : 1), 1);
 
 	if (prompts == NULL || echo == NULL)
-		proxy_end(p, EXIT_INTERNAL, "out of memory", NULL);
+		connection_end(p, EXIT_INTERNAL, "out of memory", NULL);
 	/* libssh 0.10's getprompt checks its bound off by one: stay below n */
 	for (i = 0; i < n; i++)
 		prompts[i] = ssh_userauth_kbdint_getprompt(p->upstream, (unsigned int)i, &echo[i]);
@@ -579,7 +579,7 @@ static void relay_prompts(struct proxy *p, ssh_message msg)
  * upstream as a password (KBDINT_PASSWORD: the upstream takes passwords,
  * not keyboard-interactive) or fails like a wrong one (KBDINT_FAKE: no
  * route, or nothing upstream to pass it to). */
-static void ask_password(struct proxy *p, ssh_message msg, int kind)
+static void ask_password(struct connection *p, ssh_message msg, int kind)
 {
 	const char *prompts[] = { password_prompt };
 	char echo[] = { 0 };
@@ -590,7 +590,7 @@ static void ask_password(struct proxy *p, ssh_message msg, int kind)
 
 /* Copies the client's answers to the upstream. Returns -1 when their
  * number is not the number of prompts. */
-static int pass_answers(struct proxy *p)
+static int pass_answers(struct connection *p)
 {
 	int n = ssh_userauth_kbdint_getnanswers(p->client), i;
 
@@ -608,7 +608,7 @@ static int pass_answers(struct proxy *p)
 }
 
 /* Asks the upstream for its next round; notes whether one is open. */
-static int upstream_kbdint_step(struct proxy *p)
+static int upstream_kbdint_step(struct connection *p)
 {
 	int rc = ssh_userauth_kbdint(p->upstream, NULL, NULL);
 
@@ -621,7 +621,7 @@ static int upstream_kbdint_step(struct proxy *p)
  * empty answers, so that the next request starts afresh there instead of
  * sending libssh's stale answers. Returns GO_ON, or SSH_AUTH_SUCCESS
  * (through accept_login) when the upstream took the empty answers. */
-static int abandon_upstream_kbdint(struct proxy *p)
+static int abandon_upstream_kbdint(struct connection *p)
 {
 	int round, i, n, rc = SSH_AUTH_DENIED;
 
@@ -634,7 +634,7 @@ static int abandon_upstream_kbdint(struct proxy *p)
 	if (p->upstream_kbdint || rc == SSH_AUTH_ERROR) {
 		log_error("upstream failed to end an abandoned keyboard-interactive exchange: %s",
 		          ssh_get_error(p->upstream));
-		proxy_end(p, EXIT_UPSTREAM, "upstream failed", unavailable_message);
+		connection_end(p, EXIT_UPSTREAM, "upstream failed", unavailable_message);
 	}
 	if (rc == SSH_AUTH_SUCCESS)
 		return accept_login(p, "keyboard-interactive");
@@ -644,7 +644,7 @@ static int abandon_upstream_kbdint(struct proxy *p)
 }
 
 /* Answers msg with an SSH_AUTH_* result, as the server callbacks do. */
-static void reply(const struct proxy *p, ssh_message msg, int rc)
+static void reply(const struct connection *p, ssh_message msg, int rc)
 {
 	if (rc == SSH_AUTH_SUCCESS || rc == SSH_AUTH_PARTIAL) {
 		ssh_message_auth_reply_success(msg, rc == SSH_AUTH_PARTIAL);
@@ -656,7 +656,7 @@ static void reply(const struct proxy *p, ssh_message msg, int rc)
 
 /* One step of the upstream's conversation: another round goes to the
  * client; an end is the client's answer. */
-static void kbdint_step(struct proxy *p, ssh_message msg, int rc)
+static void kbdint_step(struct connection *p, ssh_message msg, int rc)
 {
 	if (rc == SSH_AUTH_INFO) {
 		relay_prompts(p, msg);
@@ -666,7 +666,7 @@ static void kbdint_step(struct proxy *p, ssh_message msg, int rc)
 	reply(p, msg, upstream_verdict(p, rc, "keyboard-interactive"));
 }
 
-static void kbdint_start(struct proxy *p, ssh_message msg)
+static void kbdint_start(struct connection *p, ssh_message msg)
 {
 	int rc = begin_request(p, ssh_message_auth_user(msg));
 
@@ -685,7 +685,7 @@ static void kbdint_start(struct proxy *p, ssh_message msg)
 }
 
 /* The answer to ask_password(p, msg, KBDINT_PASSWORD), as a password. */
-static int password_answer(struct proxy *p)
+static int password_answer(struct connection *p)
 {
 	if (ssh_userauth_kbdint_getnanswers(p->client) != 1)
 		return reject_attempt(p, "password");
@@ -694,7 +694,7 @@ static int password_answer(struct proxy *p)
 	                        "password");
 }
 
-static void kbdint_continue(struct proxy *p, ssh_message msg)
+static void kbdint_continue(struct connection *p, ssh_message msg)
 {
 	int kind = p->kbdint;
 
@@ -724,7 +724,7 @@ static void kbdint_continue(struct proxy *p, ssh_message msg)
  * its default answer. */
 static int on_message(ssh_session session, ssh_message msg, void *userdata)
 {
-	struct proxy *p = userdata;
+	struct connection *p = userdata;
 
 	(void)session;
 	if (ssh_message_type(msg) != SSH_REQUEST_AUTH)
@@ -796,7 +796,7 @@ void auth_watch_libssh(const char *function, const char *line)
 
 static ssh_channel on_session_channel_open(ssh_session session, void *userdata)
 {
-	struct proxy *p = userdata;
+	struct connection *p = userdata;
 
 	(void)session;
 	if (!p->authenticated)
@@ -804,8 +804,8 @@ static ssh_channel on_session_channel_open(ssh_session session, void *userdata)
 	if (no_more_sessions) {
 		/* as sshd does */
 		log_info("session channel requested after no-more-sessions");
-		proxy_end(p, EXIT_CLIENT, "session after no-more-sessions",
-		          "Possible attack: attempt to open a session after additional sessions disabled");
+		connection_end(p, EXIT_CLIENT, "session after no-more-sessions",
+		               "Possible attack: attempt to open a session after additional sessions disabled");
 	}
 	return relay_open_session(p);
 }
@@ -816,7 +816,7 @@ static ssh_channel on_session_channel_open(ssh_session session, void *userdata)
 static ssh_string on_gssapi_select_oid(ssh_session session, const char *user, int n_oid,
                                        ssh_string *oids, void *userdata)
 {
-	struct proxy *p = userdata;
+	struct connection *p = userdata;
 
 	(void)session; (void)n_oid; (void)oids;
 	if (begin_request(p, user) == GO_ON)
@@ -832,7 +832,7 @@ static struct ssh_server_callbacks_struct server_callbacks = {
 	.channel_open_request_session_function = on_session_channel_open,
 };
 
-void auth_install(struct proxy *p)
+void auth_install(struct connection *p)
 {
 	server_callbacks.userdata = p;
 	ssh_callbacks_init(&server_callbacks);
@@ -842,13 +842,13 @@ void auth_install(struct proxy *p)
 	offer_methods(p);
 }
 
-void auth_wait(struct proxy *p)
+void auth_wait(struct connection *p)
 {
 	while (!p->authenticated) {
 		ssh_event_dopoll(p->event, 1000);
 		if (session_is_gone(p->client)) {
 			log_info("client disconnected before authentication: %s", ssh_get_error(p->client));
-			proxy_end(p, EXIT_CLIENT, "client left before login", NULL);
+			connection_end(p, EXIT_CLIENT, "client left before login", NULL);
 		}
 	}
 }

@@ -23,7 +23,7 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_D
 #define ROUTE_PATH_MAX 4096
 
 /* Highest max_sessions: no more than the channels of any kind that one
- * connection may have open (MAX_CHANNELS in proxy.h). */
+ * connection may have open (MAX_CHANNELS in connection.h). */
 #define MAX_SESSIONS_LIMIT 64
 
 /* An upstream list ("upstream = a, b:2222, c") holds at most this many

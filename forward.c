@@ -165,7 +165,7 @@ int forward_open_step(const struct pair *pr, struct pending_open *po)
  * the upstream cannot be read: waiting there would stall any session the
  * client opens meanwhile (it needs the upstream's answer). So the client's
  * answer is not waited for; the upstream's, up to OPEN_WAIT_MS. */
-static struct pair *open_far_side(struct proxy *p, struct pending_open *po)
+static struct pair *open_far_side(struct connection *p, struct pending_open *po)
 {
 	ssh_session far;
 	struct pair *pr = NULL;
@@ -200,7 +200,7 @@ static struct pair *open_far_side(struct proxy *p, struct pending_open *po)
 
 /* A tcpip channel: opened on the far side, then msg's channel is accepted
  * on the near side. Returns 1 to have libssh refuse msg. */
-static int open_tunnel(struct proxy *p, ssh_message msg, enum open_kind kind)
+static int open_tunnel(struct connection *p, ssh_message msg, enum open_kind kind)
 {
 	struct pair *pr = open_far_side(p, pending_tcpip_open(kind, msg));
 
@@ -221,7 +221,7 @@ static int open_tunnel(struct proxy *p, ssh_message msg, enum open_kind kind)
 
 /* direct-tcpip from the client (ssh -L, -D, -W, -J): opened upstream
  * first, so that the upstream's policy decides. */
-static int open_direct_tcpip(struct proxy *p, ssh_message msg)
+static int open_direct_tcpip(struct connection *p, ssh_message msg)
 {
 	if (!(p->target.forward & FORWARD_LOCAL)) {
 		log_verbose("refused a direct-tcpip channel to %s port %d (allow_tcp_forwarding)",
@@ -234,7 +234,7 @@ static int open_direct_tcpip(struct proxy *p, ssh_message msg)
 
 /* tcpip-forward (ssh -R): the upstream listens; with port 0 the port it
  * bound goes back to the client. */
-static int forward_remote_port(struct proxy *p, ssh_message msg)
+static int forward_remote_port(struct connection *p, ssh_message msg)
 {
 	const char *address = ssh_message_global_request_address(msg);
 	int port = ssh_message_global_request_port(msg), bound = 0, rc;
@@ -262,7 +262,7 @@ static int forward_remote_port(struct proxy *p, ssh_message msg)
 	return 0;
 }
 
-static int cancel_remote_port(struct proxy *p, ssh_message msg)
+static int cancel_remote_port(struct connection *p, ssh_message msg)
 {
 	const char *address = ssh_message_global_request_address(msg);
 	int port = ssh_message_global_request_port(msg), rc;
@@ -278,7 +278,7 @@ static int cancel_remote_port(struct proxy *p, ssh_message msg)
 	return 0;
 }
 
-int forward_client_message(struct proxy *p, ssh_message msg)
+int forward_client_message(struct connection *p, ssh_message msg)
 {
 	int type = ssh_message_type(msg), subtype = ssh_message_subtype(msg);
 
@@ -295,7 +295,7 @@ int forward_client_message(struct proxy *p, ssh_message msg)
 
 /* forwarded-tcpip from the upstream (a connection to an ssh -R port):
  * opened toward the client first, so that the client decides. */
-static int open_forwarded_tcpip(struct proxy *p, ssh_message msg)
+static int open_forwarded_tcpip(struct connection *p, ssh_message msg)
 {
 	return open_tunnel(p, msg, OPEN_FORWARDED_TCPIP);
 }
@@ -304,7 +304,7 @@ static int open_forwarded_tcpip(struct proxy *p, ssh_message msg)
  * (sshd's ClientAlive keepalives) get libssh's default answer. */
 static int on_upstream_message(ssh_session s, ssh_message msg, void *userdata)
 {
-	struct proxy *p = userdata;
+	struct connection *p = userdata;
 
 	(void)s;
 	if (p->authenticated && ssh_message_type(msg) == SSH_REQUEST_CHANNEL_OPEN &&
@@ -315,8 +315,8 @@ static int on_upstream_message(ssh_session s, ssh_message msg, void *userdata)
 
 /* An agent or X11 channel the upstream opens: its twin is opened toward
  * the client first; the upstream's channel is what libssh then accepts. */
-static ssh_channel open_toward_client(struct proxy *p, enum open_kind kind, const char *x11_host,
-                                      int x11_port)
+static ssh_channel open_toward_client(struct connection *p, enum open_kind kind,
+                                      const char *x11_host, int x11_port)
 {
 	struct pair *pr;
 	int allowed = kind == OPEN_X11 ? FORWARD_X11 : FORWARD_AGENT;
@@ -352,7 +352,7 @@ static struct ssh_callbacks_struct upstream_session_callbacks = {
 	.channel_open_request_x11_function = on_upstream_x11_open,
 };
 
-void forward_attach_upstream(struct proxy *p)
+void forward_attach_upstream(struct connection *p)
 {
 	upstream_session_callbacks.userdata = p;
 	ssh_callbacks_init(&upstream_session_callbacks);

@@ -5,14 +5,14 @@
 
 #include <libssh/libssh.h>
 
-#include "proxy.h"
+#include "connection.h"
 
 /* A pair with fresh, not yet opened channels on both sessions and the
  * relay's callbacks in place; NULL when out of memory. */
-struct pair *pair_with_channels(struct proxy *p);
+struct pair *pair_with_channels(struct connection *p);
 
 /* Hands an opened pair to the relay. */
-void start_pair(struct proxy *p, struct pair *pr, const char *kind);
+void start_pair(struct connection *p, struct pair *pr, const char *kind);
 
 /* Frees a pair that was never started (closing what was opened). */
 void pair_free(struct pair *pr);

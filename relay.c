@@ -47,7 +47,7 @@ struct stream {
 enum exit_kind { EXIT_NONE, EXIT_STATUS, EXIT_SIGNAL };
 
 struct pair {
-	struct proxy *p;
+	struct connection *p;
 	ssh_channel client, upstream;
 	struct ssh_channel_callbacks_struct client_cb, upstream_cb;
 	struct stream up;        /* client stdin -> upstream */
@@ -125,7 +125,7 @@ static void check_window(struct pair *pr, const char *side, uint32_t held)
 
 /* libssh 0.11 and later drop the excess without a data callback: the
  * session whose error says so is the one that sent it. */
-static void name_violation(struct proxy *p)
+static void name_violation(struct connection *p)
 {
 	if (!window_exceeded || p->violation != NULL)
 		return;
@@ -135,7 +135,7 @@ static void name_violation(struct proxy *p)
 		p->violation = "client";
 }
 
-static void end_on_violation(struct proxy *p)
+static void end_on_violation(struct connection *p)
 {
 	int by_upstream;
 
@@ -145,9 +145,9 @@ static void end_on_violation(struct proxy *p)
 	by_upstream = strcmp(p->violation, "upstream") == 0;
 	log_error("channel %lu: the %s sent more data than the window allowed "
 	          "(rcvd too much data): protocol violation", p->violation_channel, p->violation);
-	proxy_end(p, by_upstream ? EXIT_UPSTREAM : EXIT_CLIENT, "protocol violation",
-	          by_upstream ? "sshroute: the server broke the SSH protocol"
-	                      : "Protocol violation: peer ignored channel window");
+	connection_end(p, by_upstream ? EXIT_UPSTREAM : EXIT_CLIENT, "protocol violation",
+	               by_upstream ? "sshroute: the server broke the SSH protocol"
+	                           : "Protocol violation: peer ignored channel window");
 }
 
 /* ---- notes taken by the callbacks ---- */
@@ -271,7 +271,7 @@ static void on_upstream_exit_signal(ssh_session s, ssh_channel c, const char *si
 static const char recording_unavailable[] = "sshroute: session recording is unavailable\r\n";
 
 /* Adds text to the session record's list of recordings. */
-static void note_recording(struct proxy *p, const char *text)
+static void note_recording(struct connection *p, const char *text)
 {
 	size_t len = strlen(p->recordings);
 
@@ -304,7 +304,7 @@ static void refuse_session(struct pair *pr, const char *message)
  * for a shell). Returns 0 when the session may start. */
 static int start_recording(struct pair *pr, const char *command)
 {
-	const struct proxy *p = pr->p;
+	const struct connection *p = pr->p;
 	char title[1024], why[256];
 	struct recording_header h = {
 		p->cfg->record_dir ? p->cfg->record_dir : RECORD_DIR_DEFAULT, p->user, pr->id,
@@ -339,11 +339,11 @@ static void settle_recording(struct pair *pr, int started)
 	note_recording(pr->p, recording_name(pr->rec));
 }
 
-static void recording_failed(struct proxy *p, const char *why)
+static void recording_failed(struct connection *p, const char *why)
 {
 	log_error("session recording failed, ending the connection (record = yes): %s", why);
-	proxy_end(p, EXIT_INTERNAL, "session recording failed",
-	          "sshroute: session recording is unavailable");
+	connection_end(p, EXIT_INTERNAL, "session recording failed",
+	               "sshroute: session recording is unavailable");
 }
 
 /* Bytes that went to the client (output) or upstream (input). */
@@ -364,7 +364,7 @@ static void record_moved(struct pair *pr, const struct stream *st, const char *d
 
 /* Writes out what recordings hold: with force (the loop is about to
  * sleep) everything, otherwise what waited a second. */
-static void flush_recordings(struct proxy *p, int force)
+static void flush_recordings(struct connection *p, int force)
 {
 	struct pair *pr;
 	char why[256];
@@ -538,7 +538,7 @@ static int request_x11_upstream(ssh_channel up, ssh_message msg)
 }
 #pragma GCC diagnostic pop
 
-int relay_x11_request(struct proxy *p, ssh_message msg)
+int relay_x11_request(struct connection *p, ssh_message msg)
 {
 	ssh_channel c = ssh_message_channel_request_channel(msg);
 	struct pair *pr = p->pairs;
@@ -747,7 +747,7 @@ static int upstream_writable(const struct pair *pr)
 
 static int pump_data(struct pair *pr)
 {
-	struct proxy *p = pr->p;
+	struct connection *p = pr->p;
 	int moved = 0;
 
 	moved |= pump_stream(pr, &pr->up, pr->client, !pr->sent_close_down, pr->upstream,
@@ -996,7 +996,7 @@ static void init_upstream_callbacks(struct pair *pr)
 	ssh_callbacks_init(cb);
 }
 
-static struct pair *pair_new(struct proxy *p)
+static struct pair *pair_new(struct connection *p)
 {
 	struct pair *pr = calloc(1, sizeof(*pr));
 
@@ -1011,7 +1011,7 @@ static struct pair *pair_new(struct proxy *p)
 
 /* New pairs go to the end of the list: a channel can be opened from inside
  * pump_all() (a write may poll), and pump_all() keeps a link into the list. */
-static void append_pair(struct proxy *p, struct pair *pr)
+static void append_pair(struct connection *p, struct pair *pr)
 {
 	struct pair **link = &p->pairs;
 
@@ -1022,7 +1022,7 @@ static void append_pair(struct proxy *p, struct pair *pr)
 
 /* A pair with fresh, not yet opened channels on both sessions and its
  * callbacks in place. */
-struct pair *pair_with_channels(struct proxy *p)
+struct pair *pair_with_channels(struct connection *p)
 {
 	struct pair *pr = pair_new(p);
 
@@ -1039,7 +1039,7 @@ struct pair *pair_with_channels(struct proxy *p)
 	return pr;
 }
 
-void start_pair(struct proxy *p, struct pair *pr, const char *kind)
+void start_pair(struct connection *p, struct pair *pr, const char *kind)
 {
 	append_pair(p, pr);
 	pr->id = ++p->channels_opened;
@@ -1049,7 +1049,7 @@ void start_pair(struct proxy *p, struct pair *pr, const char *kind)
 	log_verbose("%s channel %lu opened", kind, pr->id);
 }
 
-int relay_channel_allowed(struct proxy *p, const char *kind)
+int relay_channel_allowed(struct connection *p, const char *kind)
 {
 	if (p->n_channels >= MAX_CHANNELS) {
 		log_info("refused a %s channel: %d channels are open, the most one connection may have",
@@ -1061,7 +1061,7 @@ int relay_channel_allowed(struct proxy *p, const char *kind)
 
 /* sshd's MaxSessions: over the limit, the open is refused and the
  * connection goes on. */
-static int session_allowed(struct proxy *p)
+static int session_allowed(struct connection *p)
 {
 	if (p->n_sessions >= p->cfg->max_sessions) {
 		log_info("refused a session channel: %d sessions are open (max_sessions)",
@@ -1071,7 +1071,7 @@ static int session_allowed(struct proxy *p)
 	return relay_channel_allowed(p, "session");
 }
 
-ssh_channel relay_open_session(struct proxy *p)
+ssh_channel relay_open_session(struct connection *p)
 {
 	struct pair *pr;
 	int rc;
@@ -1095,7 +1095,7 @@ ssh_channel relay_open_session(struct proxy *p)
 
 /* Pumps every pair, and frees those that both sides have closed. Runs only
  * from the main loop, never from a callback. */
-static void pump_all(struct proxy *p)
+static void pump_all(struct connection *p)
 {
 	struct pair **link = &p->pairs, *pr;
 
@@ -1115,7 +1115,7 @@ static void pump_all(struct proxy *p)
  * pump (see close_pair) is not waiting in a socket: no sleep. Nor is the
  * answer to a pending open when a nested poll read it; no callback tells
  * of it, so the loop looks again soon while an open is pending. */
-static int poll_timeout(const struct proxy *p)
+static int poll_timeout(const struct connection *p)
 {
 	const struct pair *pr;
 
@@ -1138,7 +1138,7 @@ static int poll_timeout(const struct proxy *p)
  * toward the client as usual; one it just dropped gets its data, but no
  * end: an OpenSSH client leaves as soon as its last channel closes, before
  * the disconnect message that says why would arrive. */
-static void upstream_lost(struct proxy *p)
+static void upstream_lost(struct connection *p)
 {
 	struct pair *pr;
 
@@ -1154,7 +1154,7 @@ static void upstream_lost(struct proxy *p)
 
 /* The client connection ended: what it sent goes upstream, then EOF and
  * close. */
-static void client_lost(struct proxy *p)
+static void client_lost(struct connection *p)
 {
 	struct pair *pr;
 
@@ -1182,7 +1182,7 @@ static int drained_toward_upstream(const struct pair *pr)
 	return up_drained(pr) && pr->upstream_closed;
 }
 
-static int all_drained(const struct proxy *p)
+static int all_drained(const struct connection *p)
 {
 	const struct pair *pr;
 
@@ -1194,7 +1194,7 @@ static int all_drained(const struct proxy *p)
 
 /* Ends the connection once the surviving side has been served, when
  * DRAIN_SECONDS have passed, or at once when the survivor is gone too. */
-static void end_when_drained(struct proxy *p, int survivor_gone)
+static void end_when_drained(struct connection *p, int survivor_gone)
 {
 	const struct pair *pr;
 	struct timespec now;
@@ -1207,17 +1207,17 @@ static void end_when_drained(struct proxy *p, int survivor_gone)
 		log_info("ending with data still undelivered%s",
 		         survivor_gone ? ": both sides are gone" : " after the drain time");
 	if (p->lost == LOST_CLIENT)
-		proxy_end(p, EXIT_OK, "client closed", NULL);
+		connection_end(p, EXIT_OK, "client closed", NULL);
 	for (pr = p->pairs; pr; pr = pr->next)
 		cut |= !pr->sent_close_down && !pr->client_closed;
-	proxy_end(p, cut ? EXIT_UPSTREAM : EXIT_OK, "upstream closed",
-	          cut ? "sshroute: the connection to the server was lost" : NULL);
+	connection_end(p, cut ? EXIT_UPSTREAM : EXIT_OK, "upstream closed",
+	               cut ? "sshroute: the connection to the server was lost" : NULL);
 }
 
 /* Notices a connection that ended; when both are found ended at once, the
  * upstream's end counts as the cause. Once the survivor has ended too,
  * there is nobody left to serve. */
-static void notice_lost(struct proxy *p)
+static void notice_lost(struct connection *p)
 {
 	int up_gone = p->lost == LOST_UPSTREAM || session_is_gone(p->upstream);
 	int client_gone = p->lost == LOST_CLIENT || session_is_gone(p->client);
@@ -1239,7 +1239,7 @@ static void notice_lost(struct proxy *p)
 
 /* idle_timeout: no channel data either way for that long ends the
  * connection. */
-static int idle_too_long(const struct proxy *p)
+static int idle_too_long(const struct connection *p)
 {
 	struct timespec now;
 
@@ -1252,7 +1252,7 @@ static int idle_too_long(const struct proxy *p)
 }
 
 /* max_session_time: that long after login ends the connection. */
-static int session_time_over(const struct proxy *p)
+static int session_time_over(const struct connection *p)
 {
 	struct timespec now;
 
@@ -1290,7 +1290,7 @@ static int handle_session(ssh_event ev)
  * While bytes flow (libssh found work last time), the loop does not poll
  * itself: libssh's own poll is the look, and one system call fewer per
  * 4 KiB read is a third of the relay's system calls. */
-static void poll_sessions(struct proxy *p, int timeout_ms)
+static void poll_sessions(struct connection *p, int timeout_ms)
 {
 	struct pollfd fds[2];
 	ssh_event events[2];
@@ -1322,7 +1322,7 @@ static void poll_sessions(struct proxy *p, int timeout_ms)
 			p->busy |= handle_session(events[i]);
 }
 
-void relay_run(struct proxy *p)
+void relay_run(struct connection *p)
 {
 	ssh_set_blocking(p->client, 0);
 	set_blocking(p->upstream, 0);
@@ -1337,10 +1337,10 @@ void relay_run(struct proxy *p)
 			end_when_drained(p, 0);
 		} else if (idle_too_long(p)) {
 			log_info("no data for %d seconds (idle_timeout)", p->cfg->idle_timeout);
-			proxy_end(p, EXIT_OK, "idle timeout", "sshroute: idle timeout");
+			connection_end(p, EXIT_OK, "idle timeout", "sshroute: idle timeout");
 		} else if (session_time_over(p)) {
 			log_info("logged in for %d seconds (max_session_time)", p->target.max_session_time);
-			proxy_end(p, EXIT_OK, "session time limit", "sshroute: session time limit reached");
+			connection_end(p, EXIT_OK, "session time limit", "sshroute: session time limit reached");
 		}
 		/* what the recordings hold is written before the loop sleeps */
 		flush_recordings(p, !p->busy && poll_timeout(p) > 0);

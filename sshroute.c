@@ -27,7 +27,7 @@
 #include "config.h"
 #include "log.h"
 #include "lookup.h"
-#include "proxy.h"
+#include "connection.h"
 #include "proxyproto.h"
 #include "record.h"
 #include "relay.h"
@@ -331,7 +331,7 @@ static void address_text(const struct sockaddr_storage *sa, char *addr, size_t s
 	}
 }
 
-static void note_client_address(struct proxy *p, const struct sockaddr_storage *sa)
+static void note_client_address(struct connection *p, const struct sockaddr_storage *sa)
 {
 	char text[sizeof(p->client_addr) + 16];
 
@@ -340,7 +340,7 @@ static void note_client_address(struct proxy *p, const struct sockaddr_storage *
 	log_set_client(text);
 }
 
-static void note_peer_address(struct proxy *p, int fd)
+static void note_peer_address(struct connection *p, int fd)
 {
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof(sa);
@@ -354,7 +354,7 @@ static void note_peer_address(struct proxy *p, int fd)
 /* Behind a load balancer (proxy_protocol = on) the connection starts with
  * a PROXY header naming the real client. A connection without a valid one
  * is dropped before sshroute sends a byte. */
-static void take_real_client_address(struct proxy *p, int fd)
+static void take_real_client_address(struct connection *p, int fd)
 {
 	struct proxy_header h;
 	const char *why = "";
@@ -364,7 +364,7 @@ static void take_real_client_address(struct proxy *p, int fd)
 	if (proxy_header_read(fd, seconds * 1000, &h, &why) < 0) {
 		log_error("no valid PROXY protocol header from %s port %d: %s", p->client_addr,
 		          p->client_port, why);
-		proxy_end(p, EXIT_CLIENT, "no valid PROXY header", NULL);
+		connection_end(p, EXIT_CLIENT, "no valid PROXY header", NULL);
 	}
 	if (h.local) {
 		log_verbose("PROXY header without an address (LOCAL): the load balancer itself");
@@ -463,7 +463,7 @@ static ssh_bind make_bind(const struct config *cfg)
 	return bind;
 }
 
-static struct proxy the_proxy;
+static struct connection the_connection;
 
 int session_is_gone(ssh_session s)
 {
@@ -479,7 +479,7 @@ static double seconds_since(const struct timespec *start)
 }
 
 /* The one record every connection ends with. */
-static void log_session_record(const struct proxy *p, int code, const char *reason)
+static void log_session_record(const struct connection *p, int code, const char *reason)
 {
 	char port[16], duration[32], up[32], down[32], channels[24], status[16], exit_code[8],
 		upstream[ROUTE_HOST_MAX + 16], memory[24], serial[24];
@@ -547,7 +547,7 @@ static void linger_after_goodbye(int fd)
  * poll once more to see the socket writable again: the disconnect message
  * that follows then goes out at once. This also works from inside a
  * libssh callback, where the poll watches only for writability. */
-static void flush_session(struct proxy *p, ssh_session s)
+static void flush_session(struct connection *p, ssh_session s)
 {
 	ssh_event event = s == p->client ? p->event : p->upstream_event;
 	int i;
@@ -560,7 +560,7 @@ static void flush_session(struct proxy *p, ssh_session s)
 	ssh_event_dopoll(event, 0);
 }
 
-void proxy_end(struct proxy *p, int code, const char *reason, const char *message)
+void connection_end(struct connection *p, int code, const char *reason, const char *message)
 {
 	static int ending;
 
@@ -594,7 +594,7 @@ void proxy_end(struct proxy *p, int code, const char *reason, const char *messag
 
 static void serve(const struct config *cfg, int fd)
 {
-	struct proxy *p = &the_proxy;
+	struct connection *p = &the_connection;
 	ssh_bind bind;
 
 	p->cfg = cfg;
@@ -627,7 +627,7 @@ static void serve(const struct config *cfg, int fd)
 	start_grace_timer(cfg->login_grace_time);
 	if (ssh_handle_key_exchange(p->client) != SSH_OK) {
 		log_info("key exchange failed: %s", ssh_get_error(p->client));
-		proxy_end(p, EXIT_CLIENT, "key exchange failed", NULL);
+		connection_end(p, EXIT_CLIENT, "key exchange failed", NULL);
 	}
 	if (ssh_event_add_session(p->event, p->client) != SSH_OK)
 		die(EXIT_INTERNAL, "cannot set up the event loop");

@@ -1,7 +1,7 @@
-/* proxy.h: the state of one client connection, shared by the modules that
+/* connection.h: the state of one client connection, shared by the modules that
  * authenticate it (auth.c) and relay it (relay.c). */
-#ifndef SSHROUTE_PROXY_H
-#define SSHROUTE_PROXY_H
+#ifndef SSHROUTE_CONNECTION_H
+#define SSHROUTE_CONNECTION_H
 
 #include <libssh/libssh.h>
 #include <time.h>
@@ -19,7 +19,7 @@ struct pair;
 #define CERT_KEY_ID_MAX 1024
 #define MAX_LISTENERS 16
 
-struct proxy {
+struct connection {
 	const struct config *cfg;
 	ssh_session client;           /* the server session facing the client */
 	ssh_session upstream;         /* NULL until the route's upstream answered */
@@ -72,7 +72,7 @@ struct proxy {
  * (with reason, a few words on why it ended) and exits with code.
  * message, when not NULL, is sent to the client in the SSH disconnect
  * message. */
-void proxy_end(struct proxy *p, int code, const char *reason, const char *message)
+void connection_end(struct connection *p, int code, const char *reason, const char *message)
 	__attribute__((noreturn));
 
 /* 1 when the session's connection has ended. */
