@@ -220,18 +220,22 @@ static int text_event(struct recording *r, char code, const unsigned char *data,
 {
 	int side = code == 'i', keep_split = code != 'r', ok = 1, rc = -1;
 	size_t held = r->n_split[side], n = held + len, used = 0, event, take;
-	unsigned char *all;
+	unsigned char *copy = NULL;
+	const unsigned char *all = data;
 	char prefix[64];
 
 	if (r->stopped)
 		return 0;
-	all = malloc(n ? n : 1);
-	if (all == NULL) {
-		snprintf(why, size, "out of memory");
-		return -1;
+	if (held > 0) {   /* rare: only after a split sequence is data copied */
+		copy = malloc(n);
+		if (copy == NULL) {
+			snprintf(why, size, "out of memory");
+			return -1;
+		}
+		memcpy(copy, r->split[side], held);
+		memcpy(copy + held, data, len);
+		all = copy;
 	}
-	memcpy(all, r->split[side], held);
-	memcpy(all + held, data, len);
 	event_prefix(r, code, prefix, sizeof(prefix));
 	event = strlen(prefix) + json_text(r, all, n, keep_split, &used, 0) + 3;
 	if ((long long)event <= room_left(r)) {
@@ -248,7 +252,7 @@ static int text_event(struct recording *r, char code, const unsigned char *data,
 		rc = recording_flush(r, r->stopped, why, size);
 	else
 		snprintf(why, size, "out of memory");
-	free(all);
+	free(copy);
 	return rc;
 }
 

@@ -369,6 +369,8 @@ static void flush_recordings(struct connection *p, int force)
 	struct pair *pr;
 	char why[256];
 
+	if (!p->target.record)
+		return;   /* the relay's loop, on every route: nothing to look at */
 	for (pr = p->pairs; pr; pr = pr->next)
 		if (pr->rec != NULL && recording_flush(pr->rec, force, why, sizeof(why)) < 0)
 			recording_failed(p, why);
@@ -1324,6 +1326,8 @@ static void poll_sessions(struct connection *p, int timeout_ms)
 
 void relay_run(struct connection *p)
 {
+	int timeout;
+
 	ssh_set_blocking(p->client, 0);
 	set_blocking(p->upstream, 0);
 	clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
@@ -1343,8 +1347,9 @@ void relay_run(struct connection *p)
 			connection_end(p, EXIT_OK, "session time limit", "sshroute: session time limit reached");
 		}
 		/* what the recordings hold is written before the loop sleeps */
-		flush_recordings(p, !p->busy && poll_timeout(p) > 0);
-		poll_sessions(p, poll_timeout(p));
+		timeout = poll_timeout(p);
+		flush_recordings(p, !p->busy && timeout > 0);
+		poll_sessions(p, timeout);
 	}
 }
 

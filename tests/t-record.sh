@@ -166,6 +166,25 @@ wait_no_children gw 10
 expect_eq "sftp on a recorded route: the session record notes it, unrecorded" \
 	"subsystem sftp (not recorded)" "$(record_field gw recordings)"
 
+# An upstream that floods: 32 MiB of output as fast as it can, recorded.
+# Every byte arrives, and memory stays bounded (the recording's buffer is
+# written out at 64 KiB, the relay's carry is bounded by the window).
+out=$(gw_ssh gw srt-alice 'head -c 25165824 /dev/zero | base64 -w 0' </dev/null 2>/dev/null | wc -c)
+expect_eq "a flooding upstream, recorded: every byte arrives" 33554432 "$out"
+wait_no_children gw 10
+kib=$(record_field gw peak_memory_kib)
+if memory_check_applies "a flooding upstream, recorded: memory stays bounded"; then
+	if [ -n "$kib" ] && [ "$kib" -le 20480 ]; then
+		ok "a flooding upstream, recorded: memory stays bounded ($kib KiB peak)"
+	else
+		not_ok "a flooding upstream, recorded: memory stays bounded" "peak ${kib:-?} KiB (limit 20 MiB)"
+	fi
+fi
+cast=$(newest_cast "$REC" srt-alice)
+cast_check "$cast" 'len(text("o")) == 33554432' &&
+	ok "a flooding upstream: the recording holds every byte" ||
+	not_ok "a flooding upstream: the recording holds every byte" "$(stat -c %s "$cast")"
+
 # ---------------------------------------------------------------- fail closed
 
 out=$(LOGLEVEL=INFO gw_ssh missing srt-alice "echo ran-$RUN_ID" 2>"$T/err")
