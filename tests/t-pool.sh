@@ -2,8 +2,9 @@
 # Upstream pools (issue 17): a route lists several hosts. The first host
 # down: the login lands on the next. balance = user: each name lands on the
 # same host every time, the names spread over every host, and removing a
-# host moves only its users. A host that drops packets costs at most
-# connect_timeout. A host key mismatch on the first host never fails over.
+# host moves only its users. A host that drops packets, or one stuck after
+# its banner, costs at most connect_timeout. A host key mismatch on the
+# first host never fails over.
 #
 # The script runs in a network namespace of its own (it re-executes itself
 # under unshare --net): there a veth pair makes an address that never
@@ -31,6 +32,12 @@ start_upstream p1 "${NET}11" 2022
 start_upstream p2 "${NET}12" 2022
 start_upstream p3 "${NET}13" 2022
 start_upstream mm "${NET}14" 2022
+# a host that takes the connection and is stuck after its banner
+/usr/bin/python3 "$SRT_ROOT/tests/helpers/fake_upstream.py" "${NET}18" 2022 banner </dev/null \
+	>"$T/stuck.log" 2>&1 &
+stuck_pid=$!
+track_pid "$stuck_pid"
+wait_listening "${NET}18" 2022 "$stuck_pid" || die "fake_upstream.py on ${NET}18:2022"
 {
 	known_hosts_entry p1
 	known_hosts_entry p2
@@ -40,6 +47,7 @@ start_upstream mm "${NET}14" 2022
 	# the down and the silent host: listed, as every host of a list must be
 	echo "[${NET}19]:2022 $(cut -d' ' -f1-2 "${UP_DIR[p1]}/ssh_host_ed25519_key.pub")"
 	echo "[$BLACKHOLE]:2022 $(cut -d' ' -f1-2 "${UP_DIR[p1]}/ssh_host_ed25519_key.pub")"
+	echo "[${NET}18]:2022 $(cut -d' ' -f1-2 "${UP_DIR[p1]}/ssh_host_ed25519_key.pub")"
 } >"$T/known_hosts"
 make_gateway_key
 
@@ -57,6 +65,11 @@ pool_ini() {
 		; the first host drops every packet
 		[route srt-bob]
 		upstream = $BLACKHOLE:2022, ${NET}12:2022
+		connect_timeout = 2
+
+		; the first host never finishes the key exchange
+		[route srt-team-blue]
+		upstream = ${NET}18:2022, ${NET}13:2022
 		connect_timeout = 2
 
 		; the first host's key is not the one in known_hosts
@@ -103,6 +116,16 @@ else
 fi
 check_log_line "a silent host: logged as not answering in time" "${GW_LOG[gw]}" \
 	"cannot connect to upstream $BLACKHOLE port 2022: Timeout"
+
+start=$SECONDS
+out=$(gw_ssh gw srt-team-blue hostname </dev/null 2>"$T/err")
+took=$((SECONDS - start))
+expect_eq "first host stuck in the key exchange: the login lands on the second" host-p3 "$out"
+if [ "$took" -le 6 ]; then
+	ok "a stuck key exchange costs at most connect_timeout (the login took $took s)"
+else
+	not_ok "a stuck key exchange costs at most connect_timeout" "the login took $took s"
+fi
 
 out=$(LOGLEVEL=INFO gw_ssh gw srt-carol hostname </dev/null 2>"$T/err")
 rc=$?
