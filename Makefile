@@ -155,7 +155,7 @@ lint-c:
 		[ "$${PIPESTATUS[0]}" = 0 ] || status=1; \
 	done; exit $$status
 
-# ---- the long checks (make check-long; README "Long checks")
+# ---- the long checks (make check-long; tests/README.md)
 
 # sshroute built with AddressSanitizer and UndefinedBehaviorSanitizer
 # into build-asan/ (the normal build stays as it is), and the unit tests

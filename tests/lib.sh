@@ -664,6 +664,19 @@ log_line() {
 	done
 }
 
+# man_block MANPAGE MARK: the literal block that follows the comment line
+# '.\" MARK' in MANPAGE (man/*.[58]), with the roff escapes undone: the
+# units that a man page carries verbatim, and its examples, which tests
+# then run as they are printed.
+man_block() {
+	awk -v mark=".\\\\\" $2" '
+		$0 == mark { want = 1; next }
+		want == 1 && /^\.Bd -literal/ { want = 2; next }
+		want == 2 && /^\.Ed$/ { exit }
+		want == 2 { print }
+	' "$1" | sed -e 's/^\\&//' -e 's/\\e/\\/g'
+}
+
 # check_log_line NAME LOGFILE WORD...: some line of LOGFILE holds every WORD
 # (fixed strings, case-insensitive).
 check_log_line() {

@@ -6,8 +6,8 @@
 # xinetd, with a login through it; a relative host_key is found in
 # $CREDENTIALS_DIRECTORY, as LoadCredential= in sshroute@.service needs.
 # The unit's per-connection limits are there, and a session works under
-# the xinetd entry's rlimit_as, which xinetd applies. The README's drop-in
-# for sshroute.socket behind a load balancer verifies.
+# the xinetd entry's rlimit_as, which xinetd applies. The drop-in for
+# sshroute.socket behind a load balancer, from sshroute(8), verifies.
 # Nothing here calls systemctl.
 
 . "$(dirname "$0")/lib.sh"
@@ -35,19 +35,8 @@ files() {
 out=$(cd "$SRT_ROOT" && mandoc -Tlint -W warning man/sshroute.8 man/route.ini.5 2>&1)
 expect_eq "mandoc -Tlint -W warning prints nothing for both man pages" "" "$out"
 
-# verbatim_block MANPAGE FILE: the literal block that follows the line
-# '.\" verbatim: FILE' in MANPAGE, with the roff escapes undone.
-verbatim_block() {
-	awk -v mark=".\\\\\" verbatim: $2" '
-		$0 == mark { want = 1; next }
-		want == 1 && /^\.Bd -literal/ { want = 2; next }
-		want == 2 && /^\.Ed$/ { exit }
-		want == 2 { print }
-	' "$1" | sed -e 's/^\\&//' -e 's/\\e/\\/g'
-}
-
 for f in units/sshroute.socket units/sshroute@.service units/sshroute.xinetd; do
-	block=$(verbatim_block "$SRT_ROOT/man/sshroute.8" "$f")
+	block=$(man_block "$SRT_ROOT/man/sshroute.8" "verbatim: $f")
 	if [ -z "$block" ]; then
 		not_ok "sshroute(8) carries $f verbatim" "no '.\\\" verbatim: $f' block"
 	elif [ "$block" = "$(cat "$SRT_ROOT/$f")" ]; then
@@ -156,18 +145,18 @@ else
 	not_ok "systemd-analyze verify: both units are clean" "exit $rc: $out"
 fi
 
-# The drop-in of README's "Scaling out" (behind a load balancer): the
-# socket with it verifies too.
+# The drop-in of sshroute(8)'s "Behind a load balancer": the socket with
+# it verifies too.
 mkdir -p "$T/dropin"
 cp "$UNITS/sshroute.socket" "$UNITS/sshroute@.service" "$T/dropin/"
-dropin=$(grep -A1 -x '      \[Socket\]' "$SRT_ROOT/README.md" | grep -x ' *MaxConnectionsPerSource=0' | sed 's/^ *//')
-printf '\n[Socket]\n%s\n' "$dropin" >>"$T/dropin/sshroute.socket"
+dropin=$(man_block "$SRT_ROOT/man/sshroute.8" "example: sshroute.socket drop-in")
+printf '\n%s\n' "$dropin" >>"$T/dropin/sshroute.socket"
 out=$(MANPATH=$P/share/man timeout 60 systemd-analyze verify "$T/dropin/sshroute.socket" 2>&1)
 rc=$?
-if [ -n "$dropin" ] && [ "$rc" = 0 ] && [ -z "$out" ]; then
-	ok "the README's drop-in ($dropin) verifies"
+if [ "$dropin" = "$(printf '[Socket]\nMaxConnectionsPerSource=0')" ] && [ "$rc" = 0 ] && [ -z "$out" ]; then
+	ok "sshroute(8)'s drop-in (MaxConnectionsPerSource=0) verifies"
 else
-	not_ok "the README's drop-in (MaxConnectionsPerSource=0) verifies" "'$dropin': exit $rc: $out"
+	not_ok "sshroute(8)'s drop-in (MaxConnectionsPerSource=0) verifies" "'$dropin': exit $rc: $out"
 fi
 
 out=$(timeout 60 systemd-analyze security --offline=yes "$UNITS/sshroute@.service" 2>&1)

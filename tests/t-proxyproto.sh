@@ -6,7 +6,7 @@
 # Connections without a valid header (a plain ssh, raw TCP clients sending
 # nothing, garbage, truncated or oversized headers) are dropped before
 # sshroute sends a byte; a valid header followed by silence ends after
-# login_grace_time. The README's HAProxy frontend with per-client limits
+# login_grace_time. sshroute(8)'s HAProxy frontend with per-client limits
 # (a stick-table) closes a client's connections beyond the limit at once
 # and lets the others in.
 
@@ -47,20 +47,21 @@ EOF
 start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
 LOG=${GW_LOG[gw]}
 
-# The README's HAProxy frontend with per-client limits (section "Scaling
-# out"), as it stands there, on ${NET}2:2224 in front of the v2 backend,
-# with at most LIMITED_MAX connections at once per client instead of 16.
+# sshroute(8)'s HAProxy frontend with per-client limits (RUNNING, "Behind
+# a load balancer"), as it stands there, on ${NET}2:2224 in front of the
+# v2 backend, with at most LIMITED_MAX connections at once per client
+# instead of 16.
 LIMITED_MAX=3
-awk '/^    frontend ssh$/ { on = 1 } on && /^    backend / { exit } on { print substr($0, 5) }' \
-	"$SRT_ROOT/README.md" >"$T/readme-frontend"
-grep -q 'track-sc0 src' "$T/readme-frontend" && grep -q 'sc0_conn_cur gt 16' "$T/readme-frontend" ||
-	die "no frontend with track-sc0 src and sc0_conn_cur gt 16 in README.md: $(cat "$T/readme-frontend")"
+man_block "$SRT_ROOT/man/sshroute.8" "example: haproxy.cfg" |
+	awk '/^frontend ssh$/ { on = 1 } on && /^backend / { exit } on' >"$T/man-frontend"
+grep -q 'track-sc0 src' "$T/man-frontend" && grep -q 'sc0_conn_cur gt 16' "$T/man-frontend" ||
+	die "no frontend with track-sc0 src and sc0_conn_cur gt 16 in sshroute(8): $(cat "$T/man-frontend")"
 sed -e 's/^frontend ssh$/frontend ssh_limited/' -e "s/^\\( *bind \\):22\$/\\1${NET}2:2224/" \
 	-e "s/sc0_conn_cur gt 16/sc0_conn_cur gt $LIMITED_MAX/" \
-	-e 's/default_backend sshroute$/default_backend sshroute_v2/' "$T/readme-frontend" >"$T/limited-frontend"
+	-e 's/default_backend sshroute$/default_backend sshroute_v2/' "$T/man-frontend" >"$T/limited-frontend"
 
 # --- HAProxy: frontend v2 on ${NET}2:2222, frontend v1 on ${NET}2:2223,
-# the README's frontend on ${NET}2:2224
+# sshroute(8)'s frontend on ${NET}2:2224
 cat >"$T/haproxy.cfg" <<EOF
 global
 	maxconn 200
@@ -363,7 +364,7 @@ fi
 
 # ---------------------------------------------------------------- per-client limits
 
-# The README's frontend: LIMITED_MAX sessions from $CLIENT_ADDR stay open;
+# sshroute(8)'s frontend: LIMITED_MAX sessions from $CLIENT_ADDR stay open;
 # further connections from there are closed by HAProxy at once, while
 # another client (127.0.0.76) still logs in.
 OTHER_ADDR=127.0.0.76
