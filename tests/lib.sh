@@ -366,6 +366,26 @@ wait_no_children() {
 	done
 }
 
+# one_upstream_gateway MODE [SERVER_LINES [MORE_ROUTES]]: the setup of the
+# tests with one upstream and one gateway. Upstream "alice" (start_upstream)
+# on ${NET}11:2022, its key in $T/known_hosts; $T/route.ini routes srt-alice
+# there, with the lines SERVER_LINES added to [server] and the sections
+# MORE_ROUTES after srt-alice's; gateway "gw" on ${NET}1:2222 in MODE, "fd3"
+# or "inetd" (start_gateway). $UP_MAX_SESSIONS and $UP_MAX_STARTUPS, set
+# for the call, reach the upstream's sshd_config (start_upstream_with).
+one_upstream_gateway() {
+	start_upstream alice "${NET}11" 2022
+	known_hosts_entry alice >"$T/known_hosts"
+	make_gateway_key
+	{
+		printf '%s\n' "[server]" "host_key = $GW_KEY" "known_hosts = $T/known_hosts"
+		[ -z "${2-}" ] || printf '%s\n' "$2"
+		printf '%s\n' "" "[route srt-alice]" "upstream = ${NET}11:2022"
+		[ -z "${3-}" ] || printf '\n%s\n' "$3"
+	} >"$T/route.ini"
+	start_gateway gw "${NET}1" 2222 "$T/route.ini" "$1"
+}
+
 # ---------------------------------------------------------------- clients
 
 # Options that make ssh ignore ~/.ssh and /etc/ssh entirely and use only a

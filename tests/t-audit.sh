@@ -14,17 +14,7 @@ pick_net
 
 command -v ssh-audit >/dev/null || die "ssh-audit is not installed (make deps)"
 
-start_upstream alice "${NET}11" 2022
-known_hosts_entry alice >"$T/known_hosts"
-make_gateway_key
-cat >"$T/route.ini" <<EOF
-[server]
-host_key = $GW_KEY
-known_hosts = $T/known_hosts
-[route srt-alice]
-upstream = ${NET}11:2022
-EOF
-start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
+one_upstream_gateway fd3
 
 # ssh-audit colours its output; its verdicts are "[fail]" and "[warn]".
 timeout 60 /usr/bin/python3 "$SRT_ROOT/tests/helpers/audit_strict_kex.py" -n -p 2222 "${NET}1" >"$T/audit" 2>&1

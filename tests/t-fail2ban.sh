@@ -31,23 +31,9 @@ cp /etc/fail2ban/filter.d/common.conf "$SRT_ROOT/contrib/fail2ban/filter.d/sshro
 	"$T/fail2ban/filter.d/" || die "copying the filter"
 FILTER=$T/fail2ban/filter.d/sshroute.conf
 
-start_upstream alice "${NET}11" 2022
-known_hosts_entry alice >"$T/known_hosts"
-make_gateway_key
-cat >"$T/route.ini" <<EOF
-[server]
-host_key = $GW_KEY
-known_hosts = $T/known_hosts
-max_auth_tries = 3
-login_grace_time = 10
-
-[route srt-alice]
-upstream = ${NET}11:2022
-
-[route srt-bob]
-upstream = ${NET}11:2022
-EOF
-start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
+one_upstream_gateway fd3 "max_auth_tries = 3
+login_grace_time = 10" "[route srt-bob]
+upstream = ${NET}11:2022"
 
 # all_logs: both gateways' logs, in $T/all.log.
 all_logs() {

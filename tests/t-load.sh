@@ -27,18 +27,7 @@ RSS_SLACK_KIB=1024
 # Limits for many connections at once. (sshd takes the first MaxSessions
 # but the last MaxStartups it reads, so extra config lines cannot raise
 # both: start_upstream_with takes them from the environment.)
-UP_MAX_SESSIONS=200 UP_MAX_STARTUPS=200:30:300 start_upstream alice "${NET}11" 2022
-known_hosts_entry alice >"$T/known_hosts"
-make_gateway_key
-cat >"$T/route.ini" <<EOF
-[server]
-host_key = $GW_KEY
-known_hosts = $T/known_hosts
-
-[route srt-alice]
-upstream = ${NET}11:2022
-EOF
-start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
+UP_MAX_SESSIONS=200 UP_MAX_STARTUPS=200:30:300 one_upstream_gateway fd3
 LOG=${GW_LOG[gw]}
 SSA=${GW_PID[gw]}
 SSHD_PID=${UP_PID[alice]}

@@ -115,12 +115,16 @@ count_log() {
 	grep -cF -- "$1" "$LOG"
 }
 
-# A raw TCP client: raw ADDR PORT HEX MODE. Connects from $CLIENT_ADDR,
-# sends the bytes HEX (may be empty), then reads: MODE "eof" until the
-# server closes (or 10 s), MODE "banner" until a first line, then closes.
-# Prints "bytes=N end=eof|reset|timeout|banner elapsed=S port=P head=..."
+# A raw TCP client (tests/helpers/raw_client.py): raw ADDR PORT HEX MODE.
+# Connects from $CLIENT_ADDR, sends the bytes HEX (may be empty), then
+# reads: MODE "eof" until the server closes (or 10 s), MODE "banner" until
+# a first line, then closes. Prints
+# "port=P end=eof|reset|timeout|banner elapsed=S bytes=N head=..."
 raw() {
-	timeout -k 2 20 "$PY" "$SRT_ROOT/tests/helpers/proxy_raw_client.py" "$1" "$2" "$3" "$4" "$CLIENT_ADDR" 2>&1
+	local until=()
+	[ "$4" = banner ] && until=(--banner)
+	timeout -k 2 20 "$PY" "$SRT_ROOT/tests/helpers/raw_client.py" --from "$CLIENT_ADDR" "${until[@]}" \
+		"$1" "$2" "hex:$3" hold 10 2>&1
 }
 hex() {
 	printf '%b' "$1" | od -An -v -tx1 | tr -d ' \n'

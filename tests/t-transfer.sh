@@ -9,18 +9,7 @@ require_sshroute
 ensure_users
 pick_net
 
-start_upstream alice "${NET}11" 2022
-known_hosts_entry alice >"$T/known_hosts"
-make_gateway_key
-cat >"$T/route.ini" <<EOF
-[server]
-host_key = $GW_KEY
-known_hosts = $T/known_hosts
-
-[route srt-alice]
-upstream = ${NET}11:2022
-EOF
-start_gateway gw "${NET}1" 2222 "$T/route.ini" inetd
+one_upstream_gateway inetd
 
 # Test data, readable by srt-alice (the upstream shares this file system).
 head -c 64M /dev/urandom >"$T/up.bin"

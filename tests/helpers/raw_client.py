@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""A raw TCP client that sends hostile bytes to an SSH server.
+"""A raw TCP client that sends hostile bytes to an SSH server
+(tests/t-hostile.sh), or a PROXY protocol header (tests/t-proxyproto.sh).
 
-Usage: raw_client.py ADDR PORT KIND [close|hold] [WAIT]
+Usage: raw_client.py [--from SRC] [--banner] ADDR PORT KIND [close|hold] [WAIT]
 KIND, what is sent right after connecting:
   random          4 KiB of random bytes instead of a banner
   longline        64 KiB without a line end, instead of a banner
@@ -11,12 +12,16 @@ KIND, what is sent right after connecting:
   kex-truncated   a valid banner, then the first half of a KEXINIT packet
   banner-only     a valid banner, nothing more
   nothing         nothing at all
+  hex:HEX         the bytes HEX, in hex digits (none when HEX is empty)
 Then "close" (the default) shuts down the sending side at once, "hold"
 keeps it open; either way the client reads until the server closes the
 connection or WAIT seconds (default 15) have passed, and prints one line
-  port=LOCAL_PORT end=eof|reset|timeout elapsed=SECONDS bytes=N head=...
+  port=LOCAL_PORT end=eof|reset|timeout|banner elapsed=SECONDS bytes=N head=...
+--from SRC connects from the address SRC; with --banner the client stops
+reading at the server's first line end (end=banner).
 """
 
+import argparse
 import os
 import socket
 import struct
@@ -65,26 +70,35 @@ def data_for(kind):
         return BANNER
     if kind == "nothing":
         return b""
+    if kind.startswith("hex:"):
+        return bytes.fromhex(kind[4:])
     sys.exit("raw_client: unknown kind %s" % kind)
 
 
 def main():
-    addr, port, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    how = sys.argv[4] if len(sys.argv) > 4 else "close"
-    wait = float(sys.argv[5]) if len(sys.argv) > 5 else 15.0
-    s = socket.create_connection((addr, port), timeout=10)
+    parser = argparse.ArgumentParser(prog="raw_client.py")
+    parser.add_argument("--from", dest="src")
+    parser.add_argument("--banner", action="store_true")
+    parser.add_argument("addr")
+    parser.add_argument("port", type=int)
+    parser.add_argument("kind")
+    parser.add_argument("how", nargs="?", choices=("close", "hold"), default="close")
+    parser.add_argument("wait", nargs="?", type=float, default=15.0)
+    args = parser.parse_args()
+    s = socket.create_connection((args.addr, args.port), timeout=10,
+                                 source_address=(args.src, 0) if args.src else None)
     local_port = s.getsockname()[1]
     t0 = time.monotonic()
     got = b""
     end = "timeout"
     try:
-        data = data_for(kind)
+        data = data_for(args.kind)
         if data:
             s.sendall(data)
-        if how == "close":
+        if args.how == "close":
             s.shutdown(socket.SHUT_WR)
         s.settimeout(0.5)
-        while time.monotonic() - t0 < wait:
+        while time.monotonic() - t0 < args.wait:
             try:
                 chunk = s.recv(65536)
             except socket.timeout:
@@ -93,6 +107,9 @@ def main():
                 end = "eof"
                 break
             got += chunk
+            if args.banner and b"\n" in got:
+                end = "banner"
+                break
     except (ConnectionResetError, BrokenPipeError):
         end = "reset"
     print("port=%d end=%s elapsed=%.1f bytes=%d head=%r"
