@@ -32,7 +32,7 @@ SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
             -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g'
 
 OBJS = sshroute.o auth.o cert.o config.o forward.o keys.o log.o lookup.o proxyproto.o record.o relay.o upstream.o utf8.o
-HDRS = algorithms.h auth.h cert.h config.h connection.h forward.h keys.h log.h lookup.h pair.h proxyproto.h record.h relay.h upstream.h utf8.h
+HDRS = algorithms.h auth.h cert.h config.h connection.h forward.h keys.h log.h lookup.h proxyproto.h record.h relay.h upstream.h utf8.h
 # The unit tests are the files tests/unit_NAME.c, the gcc fuzz passes the
 # files tests/fuzz_NAME.c: each list is made here, from the files, and
 # tests/run runs what it finds the same way.

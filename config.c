@@ -1040,6 +1040,16 @@ static void set_auth(struct parser *p, const char *value)
 /* Words of a lookup line: what the program gets as argv. */
 #define LOOKUP_BLANKS " \t"
 
+/* Finds the next word of a lookup line at or after *s: points *s at it
+ * and returns its length, 0 at the end of the line. check_lookup (at load
+ * time) and route_lookup_argv (at login) both split with it, so that the
+ * words checked are the words run. */
+static size_t next_lookup_word(const char **s)
+{
+	*s += strspn(*s, LOOKUP_BLANKS);
+	return strcspn(*s, LOOKUP_BLANKS);
+}
+
 static int word_char_ok(unsigned char c)
 {
 	return !iscntrl(c);
@@ -1078,25 +1088,35 @@ static int check_lookup_program(struct parser *p, const char *word)
 	return 0;
 }
 
-/* Checks every word of a lookup line (split as route_lookup_argv does);
- * sets *uses_u when %u appears. */
+/* Checks one word of a lookup line; the first is the program. */
+static int check_lookup_word(struct parser *p, const char *word, int is_program, int *uses_u)
+{
+	if (check_template(p, word, "lookup", word_char_ok, ROUTE_PATH_MAX - 1, uses_u) < 0)
+		return -1;
+	return is_program ? check_lookup_program(p, word) : 0;
+}
+
+/* Checks every word of a lookup line; sets *uses_u when %u appears. */
 static int check_lookup(struct parser *p, const char *value, int *uses_u)
 {
-	char *copy = dup_or_report(p, value), *save = NULL;
-	const char *word;
-	int words = 0, rc = copy == NULL ? -1 : 0;
+	const char *s;
+	char *word;
+	size_t len;
+	int words = 0, rc = 0;
 
-	for (word = copy ? strtok_r(copy, LOOKUP_BLANKS, &save) : NULL; word != NULL && rc == 0;
-	     word = strtok_r(NULL, LOOKUP_BLANKS, &save)) {
+	for (s = value; rc == 0 && (len = next_lookup_word(&s)) > 0; s += len) {
 		if (++words > LOOKUP_ARGS_MAX) {
 			report(p, "lookup has more than %d words (program and arguments)", LOOKUP_ARGS_MAX);
-			rc = -1;
-		} else if (check_template(p, word, "lookup", word_char_ok, ROUTE_PATH_MAX - 1, uses_u) < 0 ||
-		           (words == 1 && check_lookup_program(p, word) < 0)) {
-			rc = -1;
+			return -1;
 		}
+		word = strndup(s, len);
+		if (word == NULL) {
+			note_out_of_memory(p);
+			return -1;
+		}
+		rc = check_lookup_word(p, word, words == 1, uses_u);
+		free(word);
 	}
-	free(copy);
 	return rc;
 }
 
@@ -1856,12 +1876,10 @@ int route_lookup_argv(const struct route *r, const char *user, char *buf, size_t
 	 * line of defence before a name reaches another program's argv. */
 	if (r->lookup == NULL || (template_uses_u(r->lookup) && !user_name_is_safe(user)))
 		return -1;
-	for (s = r->lookup + strspn(r->lookup, LOOKUP_BLANKS); *s; s += strspn(s, LOOKUP_BLANKS)) {
-		len = strcspn(s, LOOKUP_BLANKS);
+	for (s = r->lookup; (len = next_lookup_word(&s)) > 0; s += len) {
 		if (argc == LOOKUP_ARGS_MAX || add_word(s, len, user, buf, size, &used, &argv[argc]) < 0)
 			return -1;
 		argc++;
-		s += len;
 	}
 	if (argc == 0)
 		return -1;

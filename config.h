@@ -164,7 +164,9 @@ int route_match(const struct config *cfg, const char *user, struct route_target 
  * blanks (spaces and tabs; no shell, no quoting), %u (and %%) expanded in
  * each word. The strings live in buf (size bytes); argv[argc] is NULL.
  * Returns argc, or -1 when it does not fit (also when r has no lookup, or
- * when it uses %u and user fails user_name_is_safe). */
+ * when it uses %u and user fails user_name_is_safe). lookup.c runs the
+ * program; the split is made here, where config_load checks the words of
+ * the same line, so that what runs is what was checked. */
 int route_lookup_argv(const struct route *r, const char *user, char *buf, size_t size,
                       char *argv[LOOKUP_ARGS_MAX + 1]);
 

@@ -17,7 +17,6 @@
 #include "auth.h"
 #include "forward.h"
 #include "log.h"
-#include "pair.h"
 #include "relay.h"
 
 /* How long a new tunnel may hold up the connection while the far side

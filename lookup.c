@@ -2,13 +2,14 @@
  *
  * The program runs once per connection, after the user name is known,
  * with no shell in between: its argv comes from the route's lookup line
- * (%u only for names that pass the %u rule), stdin is /dev/null, the
- * environment is clean but for SSHROUTE_USER, SSHROUTE_CLIENT_ADDR and
- * SSHROUTE_CLIENT_PORT, and it is killed (with everything it started) at
- * lookup_timeout. Its answer is route.ini key lines, checked by the same
- * code as route.ini (route_apply_answer). Exit 1 without output means "no
- * such user"; anything else that is not exit 0 with a good answer is a
- * failure, and nobody is let in. */
+ * (route_lookup_argv in config.c; %u only for names that pass the %u
+ * rule), stdin is /dev/null, the environment is clean but for
+ * SSHROUTE_USER, SSHROUTE_CLIENT_ADDR and SSHROUTE_CLIENT_PORT, and it is
+ * killed (with everything it started) at lookup_timeout. Its answer is
+ * route.ini key lines, checked by the same code as route.ini
+ * (route_apply_answer). Exit 1 without output means "no such user";
+ * anything else that is not exit 0 with a good answer is a failure, and
+ * nobody is let in. */
 #include "lookup.h"
 
 #include <errno.h>

@@ -21,8 +21,8 @@
 #include <string.h>
 
 #include "auth.h"
+#include "forward.h"
 #include "log.h"
-#include "pair.h"
 #include "record.h"
 
 /* The carry takes everything libssh holds on a channel at once (see
