@@ -58,7 +58,7 @@ sshroute: $(OBJS)
 # What each unit test links besides its own source; one rule links them
 # all (and, with the sanitizers, build-asan/unit_NAME below).
 UNIT_OBJS_cert       = cert.o keys.o log.o
-UNIT_OBJS_config     = config.o cert.o keys.o log.o utf8.o
+UNIT_OBJS_config     = config.o cert.o keys.o log.o lookup.o utf8.o
 UNIT_OBJS_keys       = keys.o log.o
 UNIT_OBJS_proxyproto = proxyproto.o
 UNIT_OBJS_record     = record.o log.o utf8.o
@@ -75,7 +75,7 @@ FUZZ_SAN   = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_FLAGS_C = -std=c11 -D_GNU_SOURCE $(FUZZ_SAN) $(CPPFLAGS) -I.
 # What each fuzz target compiles besides its own source, and how many
 # mutations the gcc pass runs.
-FUZZ_SRC_config     = config.c cert.c keys.c log.c utf8.c
+FUZZ_SRC_config     = config.c cert.c keys.c log.c lookup.c utf8.c
 FUZZ_SRC_keys       = keys.c log.c
 FUZZ_SRC_proxyproto = proxyproto.c
 FUZZ_RUNS_config     = 10000

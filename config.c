@@ -15,6 +15,7 @@
 #include "config.h"
 #include "cert.h"
 #include "keys.h"
+#include "lookup.h"
 #include "record.h"
 #include "utf8.h"
 
@@ -321,9 +322,7 @@ static int check_template(struct parser *p, const char *tmpl, const char *what,
 	return 0;
 }
 
-/* Expands %u and %% in the first len characters of tmpl (a word of a
- * lookup line is not NUL-terminated) into out; -1 when it does not fit. */
-static int expand_span(const char *tmpl, size_t len, const char *name, char *out, size_t size)
+int expand_span(const char *tmpl, size_t len, const char *name, char *out, size_t size)
 {
 	const char *s, *piece, *end = tmpl + len;
 	size_t used = 0, n;
@@ -355,8 +354,7 @@ static int expand_template(const char *tmpl, const char *name, char *out, size_t
 	return expand_span(tmpl, strlen(tmpl), name, out, size);
 }
 
-/* 1 when %u appears in tmpl (%%u is a literal "%u", not a use). */
-static int template_uses_u(const char *tmpl)
+int template_uses_u(const char *tmpl)
 {
 	const char *s;
 
@@ -1037,19 +1035,6 @@ static void set_auth(struct parser *p, const char *value)
 	free(list);
 }
 
-/* Words of a lookup line: what the program gets as argv. */
-#define LOOKUP_BLANKS " \t"
-
-/* Finds the next word of a lookup line at or after *s: points *s at it
- * and returns its length, 0 at the end of the line. check_lookup (at load
- * time) and route_lookup_argv (at login) both split with it, so that the
- * words checked are the words run. */
-static size_t next_lookup_word(const char **s)
-{
-	*s += strspn(*s, LOOKUP_BLANKS);
-	return strcspn(*s, LOOKUP_BLANKS);
-}
-
 static int word_char_ok(unsigned char c)
 {
 	return !iscntrl(c);
@@ -1104,7 +1089,7 @@ static int check_lookup(struct parser *p, const char *value, int *uses_u)
 	size_t len;
 	int words = 0, rc = 0;
 
-	for (s = value; rc == 0 && (len = next_lookup_word(&s)) > 0; s += len) {
+	for (s = value; rc == 0 && (len = lookup_next_word(&s)) > 0; s += len) {
 		if (++words > LOOKUP_ARGS_MAX) {
 			report(p, "lookup has more than %d words (program and arguments)", LOOKUP_ARGS_MAX);
 			return -1;
@@ -1850,41 +1835,6 @@ int route_match(const struct config *cfg, const char *user, struct route_target 
 	if (r == NULL)
 		return -1;
 	return expand_route(cfg, r, user, out);
-}
-
-/* ---- lookup command line ---- */
-
-/* Appends the word of len characters at word, expanded, to buf at *used. */
-static int add_word(const char *word, size_t len, const char *user, char *buf, size_t size,
-                    size_t *used, char **arg)
-{
-	if (*used >= size || expand_span(word, len, user, buf + *used, size - *used) < 0)
-		return -1;
-	*arg = buf + *used;
-	*used += strlen(*arg) + 1;
-	return 0;
-}
-
-int route_lookup_argv(const struct route *r, const char *user, char *buf, size_t size,
-                      char *argv[LOOKUP_ARGS_MAX + 1])
-{
-	const char *s;
-	size_t used = 0, len;
-	int argc = 0;
-
-	/* route_matches keeps unsafe names away already; this is the last
-	 * line of defence before a name reaches another program's argv. */
-	if (r->lookup == NULL || (template_uses_u(r->lookup) && !user_name_is_safe(user)))
-		return -1;
-	for (s = r->lookup; (len = next_lookup_word(&s)) > 0; s += len) {
-		if (argc == LOOKUP_ARGS_MAX || add_word(s, len, user, buf, size, &used, &argv[argc]) < 0)
-			return -1;
-		argc++;
-	}
-	if (argc == 0)
-		return -1;
-	argv[argc] = NULL;
-	return argc;
 }
 
 /* ---- lookup answers ---- */

@@ -160,15 +160,13 @@ int user_name_is_safe(const char *name);
  * caller runs the lookup and applies its answer with route_apply_answer. */
 int route_match(const struct config *cfg, const char *user, struct route_target *out);
 
-/* Builds the argv of r's lookup command for user: the command line split at
- * blanks (spaces and tabs; no shell, no quoting), %u (and %%) expanded in
- * each word. The strings live in buf (size bytes); argv[argc] is NULL.
- * Returns argc, or -1 when it does not fit (also when r has no lookup, or
- * when it uses %u and user fails user_name_is_safe). lookup.c runs the
- * program; the split is made here, where config_load checks the words of
- * the same line, so that what runs is what was checked. */
-int route_lookup_argv(const struct route *r, const char *user, char *buf, size_t size,
-                      char *argv[LOOKUP_ARGS_MAX + 1]);
+/* Expands %u (to name) and %% in the first len characters of tmpl, which
+ * need not be NUL-terminated (a word of a lookup line), into out; -1 when
+ * it does not fit. The caller has checked name (user_name_is_safe). */
+int expand_span(const char *tmpl, size_t len, const char *name, char *out, size_t size);
+
+/* 1 when %u appears in tmpl (%%u is a literal "%u", not a use). */
+int template_uses_u(const char *tmpl);
 
 /* Applies a lookup program's answer over route r for user and fills out as
  * route_match does. answer holds route.ini key lines (upstream, user,

@@ -1,9 +1,9 @@
-/* lookup.c: run a route's lookup program and read its answer.
+/* lookup.c: a route's lookup program: its command line, its run, its
+ * answer.
  *
  * The program runs once per connection, after the user name is known,
- * with no shell in between: its argv comes from the route's lookup line
- * (route_lookup_argv in config.c; %u only for names that pass the %u
- * rule), stdin is /dev/null, the environment is clean but for
+ * with no shell in between: its argv is the route's lookup line split at
+ * blanks (lookup_argv; %u only for names that pass the %u rule), stdin is /dev/null, the environment is clean but for
  * SSHROUTE_USER, SSHROUTE_CLIENT_ADDR and SSHROUTE_CLIENT_PORT, and it is
  * killed (with everything it started) at lookup_timeout. Its answer is
  * route.ini key lines, checked by the same code as route.ini
@@ -26,6 +26,52 @@
 #include "log.h"
 
 #define STDERR_KEPT 512
+
+/* ---- the command line ---- */
+
+/* A lookup line is split at these, with no shell and no quoting. */
+#define LOOKUP_BLANKS " \t"
+
+size_t lookup_next_word(const char **s)
+{
+	*s += strspn(*s, LOOKUP_BLANKS);
+	return strcspn(*s, LOOKUP_BLANKS);
+}
+
+/* Appends the word of len characters at word, expanded, to buf at *used. */
+static int add_word(const char *word, size_t len, const char *user, char *buf, size_t size,
+                    size_t *used, char **arg)
+{
+	if (*used >= size || expand_span(word, len, user, buf + *used, size - *used) < 0)
+		return -1;
+	*arg = buf + *used;
+	*used += strlen(*arg) + 1;
+	return 0;
+}
+
+int lookup_argv(const struct route *r, const char *user, char *buf, size_t size,
+                char *argv[LOOKUP_ARGS_MAX + 1])
+{
+	const char *s;
+	size_t used = 0, len;
+	int argc = 0;
+
+	/* route_match keeps unsafe names away already; this is the last
+	 * line of defence before a name reaches another program's argv. */
+	if (r->lookup == NULL || (template_uses_u(r->lookup) && !user_name_is_safe(user)))
+		return -1;
+	for (s = r->lookup; (len = lookup_next_word(&s)) > 0; s += len) {
+		if (argc == LOOKUP_ARGS_MAX || add_word(s, len, user, buf, size, &used, &argv[argc]) < 0)
+			return -1;
+		argc++;
+	}
+	if (argc == 0)
+		return -1;
+	argv[argc] = NULL;
+	return argc;
+}
+
+/* ---- running the program ---- */
 
 /* What the program did. */
 struct run {
@@ -221,7 +267,7 @@ static enum route_found run_lookup(const struct config *cfg, const struct route 
 	long long deadline = now_ms() + (long long)r->lookup_timeout * 1000;
 	enum route_found found = ROUTE_FAILED;
 
-	if (run.out == NULL || route_lookup_argv(r, user, argbuf, sizeof(argbuf), argv) < 0)
+	if (run.out == NULL || lookup_argv(r, user, argbuf, sizeof(argbuf), argv) < 0)
 		run.failure = run.out ? "its command line is too long" : "out of memory";
 	else if (start_program(&run, argv, user, client_addr, client_port) < 0)
 		run.failure = "it could not be started";

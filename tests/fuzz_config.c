@@ -1,6 +1,6 @@
 /* fuzz_config.c: libFuzzer target for route.ini and the routes it gives
  * (config.c): config_load, route_match (exact and glob routes, %u
- * expansion), route_lookup_argv and route_apply_answer.
+ * expansion), lookup_argv and route_apply_answer.
  *
  * The input is split at NUL bytes (which route.ini may not hold, and user
  * names cannot): the first part is route.ini, the second a lookup
@@ -24,7 +24,7 @@
  *   matches "." or ".."), fails only when an expansion does not fit, and
  *   expands %u and %% exactly; an upstream host holds no byte beyond
  *   [A-Za-z0-9._:-];
- * - route_lookup_argv splits at blanks, never puts an unsafe name into a
+ * - lookup_argv splits at blanks, never puts an unsafe name into a
  *   %u word, and keeps within its buffer;
  * - route_apply_answer leaves its output untouched when it reports
  *   problems, and never lets an answer's text become a template.
@@ -35,6 +35,7 @@
  * With FUZZ_STANDALONE (gcc), tests/fuzz_standalone.c supplies main. */
 #include "config.h"
 #include "keys.h"
+#include "lookup.h"
 
 #include <fnmatch.h>
 #include <libssh/libssh.h>
@@ -380,7 +381,7 @@ static void check_target(const struct config *cfg, const struct route *m, const 
 static void check_argv(const struct route *m, const char *user, size_t size)
 {
 	char buf[2048], *argv[LOOKUP_ARGS_MAX + 1];
-	int argc = route_lookup_argv(m, user, buf, sizeof(buf), argv), i;
+	int argc = lookup_argv(m, user, buf, sizeof(buf), argv), i;
 
 	if (argc < 0)
 		return;

@@ -5,6 +5,7 @@
  * reported and the routes found. Prints one line per case, "ok - NAME" or
  * "not ok - NAME: detail", and exits 1 when any case failed. */
 #include "config.h"
+#include "lookup.h"
 
 #include <ftw.h>
 #include <ini.h>
@@ -1414,7 +1415,7 @@ static void test_lookup_matching(void)
 	config_free(&cfg);
 }
 
-/* ---- cases: route_lookup_argv ---- */
+/* ---- cases: lookup_argv ---- */
 
 /* want: the expected words, NULL-terminated; want_argc -1 for a refusal.
  * buf is malloc'd at exactly size bytes, so that valgrind sees overruns. */
@@ -1427,7 +1428,7 @@ static void expect_argv(const char *name, const char *lookup, const char *user, 
 
 	memset(&r, 0, sizeof(r));
 	r.lookup = (char *)lookup;
-	argc = route_lookup_argv(&r, user, buf, size, argv);
+	argc = lookup_argv(&r, user, buf, size, argv);
 	if (argc != want_argc) {
 		fail(name, "argc %d, expected %d", argc, want_argc);
 		goto out;
