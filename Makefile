@@ -23,8 +23,8 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes \
 # := runs pkg-config once, not once per compile.
 PC_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIBS_PC))
 PC_LIBS   := $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
-CPPFLAGS += -DVERSION='"$(VERSION)"' -DDEFAULT_CONFIG='"$(SYSCONFDIR)/sshroute/route.ini"' \
-            $(PC_CFLAGS)
+DEFAULT_CONFIG = $(SYSCONFDIR)/sshroute/route.ini
+CPPFLAGS += -DVERSION='"$(VERSION)"' -DDEFAULT_CONFIG='"$(DEFAULT_CONFIG)"' $(PC_CFLAGS)
 LDLIBS  += $(PC_LIBS)
 
 # Units and man pages get their paths from make, not by hand.
@@ -54,6 +54,14 @@ sshroute: $(OBJS)
 
 %.o: %.c $(HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# sshroute.o has the default route.ini's path built in. This file holds
+# the path it was built with, and changes only when the path does, so that
+# `make PREFIX=/usr` after a plain `make` builds sshroute.o again.
+build/default-config: FORCE
+	@mkdir -p build
+	@echo '$(DEFAULT_CONFIG)' | cmp -s - $@ || echo '$(DEFAULT_CONFIG)' >$@
+sshroute.o: build/default-config
 
 # What each unit test links besides its own source; one rule links them
 # all (and, with the sanitizers, build-asan/unit_NAME below).
@@ -189,12 +197,12 @@ FUZZ_RUNS = config=250000 keys=250000 proxyproto=20000000
 fuzz: tests/fuzz_config tests/fuzz_keys tests/fuzz_proxyproto
 	tests/fuzz-long.sh $(FUZZ_RUNS)
 
-check-long: check-asan check-valgrind fuzz lint
+check-long: deps check-asan check-valgrind fuzz lint
 
 # The suite on Debian 13 and unstable, each in a chroot of its own (tests/chroot.sh),
 # one after the other: each run alone keeps the machine's 2 cores.
 DISTS = trixie sid
-check-dists:
+check-dists: deps
 	@rc=0; for d in $(DISTS); do echo "# Debian $$d (tests/chroot.sh $$d)"; \
 		tests/chroot.sh $$d || rc=1; done; exit $$rc
 
@@ -237,5 +245,5 @@ clean:
 	rm -f sshroute $(OBJS) $(UNIT_TESTS) $(FUZZ_NAMES:%=tests/fuzz_%)
 	rm -rf build-asan build-fuzz
 
-.PHONY: all check check-dists unit-tests demo bench deb deps lint lint-man lint-c check-asan check-valgrind fuzz check-long \
+.PHONY: FORCE all check check-dists unit-tests demo bench deb deps lint lint-man lint-c check-asan check-valgrind fuzz check-long \
         install uninstall clean
