@@ -32,6 +32,9 @@ echo "ok - the package's sshroute -t accepts its own route.ini (with a host key)
 [ "$(systemctl is-enabled sshroute.socket 2>/dev/null)" != enabled ] ||
 	fail "the package enabled sshroute.socket"
 echo "ok - sshroute.socket is not enabled"
+left=$(dpkg -L sshroute | while read -r f; do [ -f "$f" ] && zgrep -l '@[A-Z]*DIR@' "$f"; done)
+[ -z "$left" ] || fail "the package's files still hold @...DIR@ placeholders: $left"
+echo "ok - no file of the package holds an unfilled @...DIR@ placeholder"
 
 make -s all unit-tests >/dev/null
 SSHROUTE=/usr/sbin/sshroute exec tests/run
