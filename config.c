@@ -572,6 +572,7 @@ static int check_private_key(struct parser *p, const char *what, const char *pat
 {
 	ssh_key key = NULL;
 	struct stat st;
+	char why[64];
 
 	if (stat(path, &st) < 0) {
 		report(p, "cannot read %s %s: %s", what, path, strerror(errno));
@@ -582,10 +583,8 @@ static int check_private_key(struct parser *p, const char *what, const char *pat
 		return -1;
 	}
 	/* sshd refuses such keys too: anyone who can read it can be us. */
-	if (st.st_mode & 077) {
-		report(p, "%s %s is %s by group or others (mode %04o; chmod 600)", what, path,
-		       (st.st_mode & 044) ? "readable" : "accessible",
-		       (unsigned)(st.st_mode & 07777));
+	if (key_file_is_private(path, &st, why, sizeof(why)) < 0) {
+		report(p, "%s %s is %s", what, path, why);
 		return -1;
 	}
 	if (check_trusted(p, what, path, &st) < 0)

@@ -92,6 +92,41 @@ int key_file_is_trusted(const char *path, const struct stat *st, char *why, size
 	return 0;
 }
 
+/* 1 when the file at real path real lies directly in the directory where
+ * systemd put this service's credentials ($CREDENTIALS_DIRECTORY). */
+static int is_in_credentials_directory(const char *real)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char real_dir[PATH_MAX];
+	size_t n;
+
+	if (dir == NULL || dir[0] != '/' || realpath(dir, real_dir) == NULL)
+		return 0;
+	n = strlen(real_dir);
+	return strncmp(real, real_dir, n) == 0 && real[n] == '/' && strchr(real + n + 1, '/') == NULL;
+}
+
+/* systemd hands each credential over read-only, readable by the service's
+ * own group as well as its owner (mode 0440): that group is the service's
+ * dynamic group, or root's, and nobody else holds it. */
+static int is_systemd_credential(const char *path, const struct stat *st)
+{
+	char real[PATH_MAX];
+
+	if ((st->st_mode & 0237) != 0 || (st->st_gid != 0 && st->st_gid != getegid()))
+		return 0;
+	return realpath(path, real) != NULL && is_in_credentials_directory(real);
+}
+
+int key_file_is_private(const char *path, const struct stat *st, char *why, size_t size)
+{
+	if ((st->st_mode & 077) == 0 || is_systemd_credential(path, st))
+		return 0;
+	snprintf(why, size, "%s by group or others (mode %04o; chmod 600)",
+	         (st->st_mode & 044) ? "readable" : "accessible", (unsigned)(st->st_mode & 07777));
+	return -1;
+}
+
 /* ---- authorized_keys ---- */
 
 /* One key line taken apart, pointing into the line. */
@@ -318,12 +353,17 @@ int authorized_keys_match(const char *path, const ssh_key key)
 	return found;
 }
 
-/* ---- known_hosts markers ----
+/* ---- known_hosts ----
  *
- * libssh 0.10 skips every known_hosts line that starts with a marker. An
- * @revoked line must not be skipped: a key listed there is refused even
- * when another line lists it as the host's key, as OpenSSH does. sshroute
- * reads those lines itself; @cert-authority it cannot honour. */
+ * sshroute reads known_hosts itself, as OpenSSH's ssh does, rather than
+ * through libssh, which gives up on the whole file at the first line of a
+ * host whose key type it does not know: ssh-keyscan of an OpenSSH 10.1 or
+ * later server lists an ssh-mldsa44-ed25519 key that no libssh reads, and
+ * the host's ed25519 line would then count for nothing. Such a line is a
+ * key of another type here. libssh also skips every line that starts with
+ * a marker: an @revoked line must not be skipped, since a key listed there
+ * is refused even when another line lists it as the host's key. sshroute
+ * cannot honour @cert-authority. */
 
 /* A marker line taken apart, pointing into the line. */
 struct marker_line {
@@ -333,14 +373,15 @@ struct marker_line {
 	const char *base64;
 };
 
-/* NULL when line (ending stripped) is not a marker line. */
-static struct marker_line *parse_marker_line(char *line, struct marker_line *out)
+/* Takes apart a line of known_hosts (ending stripped): marker is "" on a
+ * line without one. NULL for a blank line or a comment. */
+static struct marker_line *parse_known_hosts_line(char *line, struct marker_line *out)
 {
 	char *s = skip_blanks(line);
 
-	if (*s != '@')
+	if (*s == '\0' || *s == '#')
 		return NULL;
-	out->marker = cut_word(&s);
+	out->marker = *s == '@' ? cut_word(&s) : "";
 	s = skip_blanks(s);
 	out->hosts = cut_word(&s);
 	s = skip_blanks(s);
@@ -350,8 +391,8 @@ static struct marker_line *parse_marker_line(char *line, struct marker_line *out
 	return out;
 }
 
-/* The key of a marker line, NULL when it has none that libssh can read. */
-static ssh_key marker_key(const struct marker_line *m)
+/* The key of a line, NULL when it has none that libssh can read. */
+static ssh_key line_key(const struct marker_line *m)
 {
 	enum ssh_keytypes_e type = key_type_named(m->type_name);
 	ssh_key key = NULL;
@@ -457,7 +498,7 @@ static const char *marker_problem(const struct marker_line *m)
 		       "certificates; list each upstream's own host key instead";
 	if (strcmp(m->marker, "@revoked") != 0)
 		return "unknown marker (only @revoked is supported)";
-	if (*m->hosts == '\0' || (key = marker_key(m)) == NULL)
+	if (*m->hosts == '\0' || (key = line_key(m)) == NULL)
 		return "@revoked line without a host pattern and a key that libssh can read: "
 		       "it could not be honoured";
 	ssh_key_free(key);
@@ -478,7 +519,8 @@ int known_hosts_check_markers(const char *path, known_hosts_report_fn report, vo
 	while (getline(&line, &size, fp) >= 0) {
 		lineno++;
 		strip_line_ending(line);
-		if (parse_marker_line(line, &m) != NULL && (why = marker_problem(&m)) != NULL) {
+		if (parse_known_hosts_line(line, &m) != NULL && *m.marker != '\0' &&
+		    (why = marker_problem(&m)) != NULL) {
 			report(lineno, why, ctx);
 			problems++;
 		}
@@ -495,33 +537,115 @@ static int line_revokes(const struct marker_line *m, const char *name, const ssh
 	int same;
 
 	if (strcmp(m->marker, "@revoked") != 0 || !hosts_match(name, m->hosts) ||
-	    (listed = marker_key(m)) == NULL)
+	    (listed = line_key(m)) == NULL)
 		return 0;
 	same = ssh_key_cmp(listed, key, SSH_KEY_CMP_PUBLIC) == 0;
 	ssh_key_free(listed);
 	return same;
 }
 
+/* The name a host's lines list, lower case: "host" for port 22,
+ * "[host]:port" otherwise. */
+static void known_hosts_name(const char *host, int port, char *name, size_t size)
+{
+	size_t i;
+
+	if (port == 22)
+		snprintf(name, size, "%s", host);
+	else
+		snprintf(name, size, "[%s]:%d", host, port);
+	for (i = 0; name[i]; i++)
+		name[i] = (char)tolower((unsigned char)name[i]);
+}
+
+/* What a plain line (no marker) of host name says about key. */
+static enum known_host line_verdict(const struct marker_line *m, const char *name,
+                                    const ssh_key key)
+{
+	enum known_host verdict = KNOWN_HOST_NOT_FOUND;
+	ssh_key listed;
+
+	if (*m->marker != '\0' || !hosts_match(name, m->hosts))
+		return KNOWN_HOST_NOT_FOUND;
+	/* a key type this libssh cannot read is another type than key's */
+	if ((listed = line_key(m)) == NULL || ssh_key_type(listed) != ssh_key_type(key))
+		verdict = KNOWN_HOST_OTHER_TYPE;
+	else if (ssh_key_cmp(listed, key, SSH_KEY_CMP_PUBLIC) == 0)
+		verdict = KNOWN_HOST_OK;
+	else
+		verdict = KNOWN_HOST_CHANGED;
+	ssh_key_free(listed);
+	return verdict;
+}
+
+enum known_host known_hosts_find(const char *path, const char *host, int port,
+                                 const ssh_key key, int *found_line)
+{
+	struct marker_line m;
+	char name[512], *line = NULL;
+	size_t size = 0;
+	int lineno = 0;
+	enum known_host best = KNOWN_HOST_NOT_FOUND, verdict;
+	FILE *fp = fopen(path, "re");
+
+	if (fp == NULL)
+		return KNOWN_HOST_ERROR;
+	known_hosts_name(host, port, name, sizeof(name));
+	*found_line = 0;
+	/* the enum is ordered: a matching key beats a changed one, which
+	 * beats one of another type */
+	while (best != KNOWN_HOST_OK && getline(&line, &size, fp) >= 0) {
+		lineno++;
+		strip_line_ending(line);
+		if (parse_known_hosts_line(line, &m) == NULL)
+			continue;
+		verdict = line_verdict(&m, name, key);
+		if (verdict < best) {
+			best = verdict;
+			*found_line = lineno;
+		}
+	}
+	free(line);
+	fclose(fp);
+	return best;
+}
+
+int known_hosts_lists(const char *path, const char *host, int port)
+{
+	struct marker_line m;
+	char name[512], *line = NULL;
+	size_t size = 0;
+	int found = 0;
+	FILE *fp = fopen(path, "re");
+
+	if (fp == NULL)
+		return -1;
+	known_hosts_name(host, port, name, sizeof(name));
+	while (!found && getline(&line, &size, fp) >= 0) {
+		strip_line_ending(line);
+		found = parse_known_hosts_line(line, &m) != NULL && *m.marker == '\0' &&
+		        hosts_match(name, m.hosts);
+	}
+	free(line);
+	fclose(fp);
+	return found;
+}
+
 int known_hosts_revoked(const char *path, const char *host, int port, const ssh_key key)
 {
 	struct marker_line m;
 	char name[512], *line = NULL;
-	size_t size = 0, i;
+	size_t size = 0;
 	int lineno = 0, found = 0;
 	FILE *fp = fopen(path, "re");
 
 	if (fp == NULL)
 		return -1;
-	if (port == 22)
-		snprintf(name, sizeof(name), "%s", host);
-	else
-		snprintf(name, sizeof(name), "[%s]:%d", host, port);
-	for (i = 0; name[i]; i++)
-		name[i] = (char)tolower((unsigned char)name[i]);
+	known_hosts_name(host, port, name, sizeof(name));
 	while (!found && getline(&line, &size, fp) >= 0) {
 		lineno++;
 		strip_line_ending(line);
-		if (parse_marker_line(line, &m) != NULL && line_revokes(&m, name, key))
+		if (parse_known_hosts_line(line, &m) != NULL && line_revokes(&m, name, key))
 			found = lineno;
 	}
 	free(line);

@@ -2,8 +2,9 @@
  *
  * Host keys are checked against the known_hosts file of route.ini and
  * nothing else: no ~/.ssh, no /etc/ssh/ssh_known_hosts, no ssh_config, and
- * never trust on first use. libssh skips @revoked lines; keys.c reads them,
- * and a revoked key is refused before libssh looks at the others. */
+ * never trust on first use. keys.c reads that file, not libssh, which
+ * skips @revoked lines and fails on a key type it does not know: a revoked
+ * key is refused first, then the key must be listed for the host. */
 #include "upstream.h"
 
 #include <netdb.h>
@@ -116,35 +117,45 @@ static int check_not_revoked(ssh_session s, const struct config *cfg,
 }
 
 /* Returns 0 when the upstream's host key is the one in known_hosts. */
-static int verify_host_key(ssh_session s, const struct config *cfg, const char *where)
+static int verify_host_key(ssh_session s, const struct config *cfg,
+                           const struct upstream_host *t, const char *where)
 {
-	enum ssh_known_hosts_e state = ssh_session_is_known_server(s);
+	enum known_host state = KNOWN_HOST_ERROR;
+	ssh_key key = NULL;
 	char *fp;
+	int line = 0;
 
-	if (state == SSH_KNOWN_HOSTS_OK)
+	if (ssh_get_server_publickey(s, &key) != SSH_OK) {
+		log_error("cannot get the host key of upstream %s: %s", where, ssh_get_error(s));
+		return -1;
+	}
+	state = known_hosts_find(cfg->known_hosts, t->host, t->port, key, &line);
+	ssh_key_free(key);
+	if (state == KNOWN_HOST_OK)
 		return 0;
 	fp = presented_fingerprint(s);
 	switch (state) {
-	case SSH_KNOWN_HOSTS_CHANGED:
-		log_error("upstream host key for %s does not match %s (%s key %s): "
+	case KNOWN_HOST_CHANGED:
+		log_error("upstream host key for %s does not match %s line %d (%s key %s): "
 		          "POSSIBLE MAN-IN-THE-MIDDLE ATTACK, connection refused; if the key "
 		          "really changed, check the new key with the upstream's administrator, "
 		          "remove the old line (ssh-keygen -R HOST -f %s) and add the new one",
-		          where, cfg->known_hosts, key_type_shown(s), fp ? fp : "?", cfg->known_hosts);
+		          where, cfg->known_hosts, line, key_type_shown(s), fp ? fp : "?",
+		          cfg->known_hosts);
 		break;
-	case SSH_KNOWN_HOSTS_OTHER:
-		log_error("upstream %s showed a %s host key (%s) but %s holds a key of "
-		          "another type for it: POSSIBLE MAN-IN-THE-MIDDLE ATTACK, connection refused",
-		          where, key_type_shown(s), fp ? fp : "?", cfg->known_hosts);
+	case KNOWN_HOST_OTHER_TYPE:
+		log_error("upstream %s showed a %s host key (%s) but %s holds keys of "
+		          "other types only for it (line %d): POSSIBLE MAN-IN-THE-MIDDLE ATTACK, "
+		          "connection refused", where, key_type_shown(s), fp ? fp : "?",
+		          cfg->known_hosts, line);
 		break;
-	case SSH_KNOWN_HOSTS_UNKNOWN:
-	case SSH_KNOWN_HOSTS_NOT_FOUND:
+	case KNOWN_HOST_NOT_FOUND:
 		log_error("upstream host key for %s is not in %s (%s key %s): connection refused",
 		          where, cfg->known_hosts, key_type_shown(s), fp ? fp : "?");
 		break;
 	default:
-		log_error("cannot check the upstream host key for %s against %s: %s",
-		          where, cfg->known_hosts, ssh_get_error(s));
+		log_error("cannot read %s to check the host key of upstream %s: connection refused",
+		          cfg->known_hosts, where);
 		break;
 	}
 	ssh_string_free_char(fp);
@@ -171,7 +182,7 @@ static enum attempt try_upstream(const struct config *cfg, const struct route_ta
 		          s ? ssh_get_error(s) : "out of memory");
 	} else if (ssh_connect(s) != SSH_OK) {
 		log_error("cannot connect to upstream %s: %s", where, ssh_get_error(s));
-	} else if (check_not_revoked(s, cfg, h, where) < 0 || verify_host_key(s, cfg, where) < 0) {
+	} else if (check_not_revoked(s, cfg, h, where) < 0 || verify_host_key(s, cfg, h, where) < 0) {
 		result = ATTEMPT_REFUSED;
 	} else if (set_timeout(s, UPSTREAM_TIMEOUT) < 0) {
 		log_error("cannot set up the upstream session for %s: %s", where, ssh_get_error(s));
@@ -217,13 +228,7 @@ ssh_session upstream_connect(const struct config *cfg, struct route_target *t)
 
 int upstream_known(const struct config *cfg, const struct upstream_host *h)
 {
-	ssh_session s = ssh_new();
-	int known = -1;
-
-	if (s != NULL && set_host(s, cfg, h) == 0)
-		known = ssh_session_has_known_hosts_entry(s) == SSH_KNOWN_HOSTS_OK;
-	ssh_free(s);
-	return known;
+	return known_hosts_lists(cfg->known_hosts, h->host, h->port);
 }
 
 int upstream_auth_none(ssh_session upstream, int *methods)

@@ -3,7 +3,9 @@
 # authorized_keys below a group-writable directory opens nothing), the
 # @revoked lines of known_hosts (plain and hashed host names; a revoked
 # upstream key is refused as a changed one is), @cert-authority reported as
-# not supported, and %u never expanded to a name starting with "-".
+# not supported, a line of a key type libssh cannot read (OpenSSH 10.1's
+# ssh-mldsa44-ed25519, as ssh-keyscan lists it) hides none of the host's
+# other lines, and %u never expanded to a name starting with "-".
 
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -24,6 +26,8 @@ start_upstream_with alice "${NET}11" 2022 \
 	"$(printf '%s\n' 'PubkeyAuthentication yes' "$(upstream_keys_option alice)")"
 start_upstream bob "${NET}12" 2022
 start_upstream carol "${NET}13" 2022
+start_upstream dave "${NET}14" 2022
+start_upstream erin "${NET}15" 2022
 add_upstream_key alice srt-alice "$K/id_server.pub"
 
 # host_key_of NAME: the key part of upstream NAME's host key line.
@@ -44,6 +48,20 @@ ssh-keygen -q -H -f "$T/carol_hashed" >/dev/null 2>&1 || die "ssh-keygen -H"
 	echo "@revoked $(cut -d' ' -f1 "$T/carol_hashed") $(host_key_of carol)"
 } >"$T/known_hosts"
 BOB_LINE=5 CAROL_LINE=6
+# A key of a type that no libssh reads: ssh-keyscan of OpenSSH 10.1 and
+# later lists an ML-DSA hybrid host key (this one is made up), before or
+# after the host's other keys. dave's own line is hashed, as with
+# HashKnownHosts; erin has no line of a type libssh reads.
+pq_key="ssh-mldsa44-ed25519 $(head -c 1344 /dev/urandom | base64 -w 0)"
+known_hosts_entry dave >"$T/dave_hashed"
+ssh-keygen -q -H -f "$T/dave_hashed" >/dev/null 2>&1 || die "ssh-keygen -H"
+{
+	echo "[${NET}14]:2022 $pq_key"
+	cat "$T/dave_hashed"
+	echo "[${NET}14]:2022 $pq_key"
+	echo "[${NET}15]:2022 $pq_key"
+} >>"$T/known_hosts"
+ERIN_LINE=$(wc -l <"$T/known_hosts")
 
 make_gateway_key
 cat >"$T/route.ini" <<INI
@@ -61,6 +79,12 @@ upstream = ${NET}12:2022
 
 [route srt-carol]
 upstream = ${NET}13:2022
+
+[route srt-team-red]
+upstream = ${NET}14:2022
+
+[route srt-team-blue]
+upstream = ${NET}15:2022
 
 ; the only route for names starting with "-", and it uses %u
 [route -*]
@@ -110,6 +134,21 @@ if grep -q "Accepted" "${UP_DIR[bob]}/sshd.log" "${UP_DIR[carol]}/sshd.log"; the
 	not_ok "a revoked upstream gets no credentials" "$(grep Accepted "${UP_DIR[bob]}/sshd.log")"
 else
 	ok "a revoked upstream gets no credentials"
+fi
+
+# ---------------------------------------------------------------- key types libssh cannot read
+
+out=$(gw_ssh gw srt-team-red hostname </dev/null 2>"$T/err")
+expect_eq "ssh-mldsa44-ed25519 lines before and after the host's own (hashed): the login works" \
+	host-dave "$out"
+unavailable srt-team-blue "only an ssh-mldsa44-ed25519 line for the host: refused"
+line=$(log_line 10 "${GW_LOG[gw]}" "upstream ${NET}15 port 2022 showed a") || line="(none)"
+expect_match "only keys of another type: logged with file and line" \
+	"holds keys of other types only for it \\(line $ERIN_LINE\\): POSSIBLE MAN-IN-THE-MIDDLE" "$line"
+if grep -q "Accepted" "${UP_DIR[erin]}/sshd.log"; then
+	not_ok "an upstream of unknown key gets no credentials" "$(grep Accepted "${UP_DIR[erin]}/sshd.log")"
+else
+	ok "an upstream of unknown key gets no credentials"
 fi
 
 # ---------------------------------------------------------------- StrictModes at login
@@ -170,10 +209,11 @@ expect_match "-t: an identity in a sticky world-writable directory is an error w
 	cat "$T/known_hosts"
 	echo "@cert-authority *.example.net $(host_key_of alice)"
 } >"$T/known_hosts_ca"
+CA_LINE=$(wc -l <"$T/known_hosts_ca")
 sed "s|^known_hosts = .*|known_hosts = $T/known_hosts_ca|" "$T/route.ini" >"$T/ca.ini"
 run_sshroute -t -f "$T/ca.ini"
 expect_match "-t: @cert-authority in known_hosts is reported as not supported, with file and line" \
-	"^3 $T/ca.ini:3: known_hosts $T/known_hosts_ca line 7: @cert-authority lines are not supported" \
+	"^3 $T/ca.ini:3: known_hosts $T/known_hosts_ca line $CA_LINE: @cert-authority lines are not supported" \
 	"$RC $ERR"
 
 check_no_leftovers "no sshroute process left" gw

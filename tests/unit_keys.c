@@ -8,6 +8,7 @@
 #include "keys.h"
 #include "log.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -422,6 +423,66 @@ static void test_untrusted(void)
 		pass("a missing file is not trusted");
 }
 
+/* key_file_is_private on a file made with mode and group gid, in dir:
+ * want is 0 when it must be taken as private, -1 when refused. */
+static void expect_private(const char *name, const char *dir, mode_t mode, gid_t gid, int want)
+{
+	char path[256], why[128] = "";
+	struct stat st;
+	int got;
+
+	snprintf(path, sizeof(path), "%s/key", dir);
+	write_file(path, "not a key: only the mode counts\n");
+	if (chmod(path, mode) < 0 || chown(path, (uid_t)-1, gid) < 0 || stat(path, &st) < 0) {
+		fail(name, "cannot set up %s: %s", path, strerror(errno));
+		return;
+	}
+	got = key_file_is_private(path, &st, why, sizeof(why));
+	if (got != want || (got < 0 && strstr(why, "chmod 600") == NULL))
+		fail(name, "returned %d, expected %d; why: %s", got, want, why);
+	else
+		pass(name);
+	unlink(path);
+}
+
+/* The mode rule for private keys, and its one exception: systemd's
+ * credentials, mode 0440, group root or sshroute's own, directly in
+ * $CREDENTIALS_DIRECTORY. */
+static void test_private_keys(void)
+{
+	mkdir("creds", 0500 | 0200);
+	mkdir("creds/sub", 0700);
+	mkdir("plain", 0700);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	expect_private("mode 600: private", "plain", 0600, getegid(), 0);
+	expect_private("mode 400: private", "plain", 0400, getegid(), 0);
+	expect_private("mode 640 outside credentials: refused", "plain", 0640, getegid(), -1);
+	expect_private("mode 440 without CREDENTIALS_DIRECTORY: refused", "creds", 0440, getegid(), -1);
+	setenv("CREDENTIALS_DIRECTORY", "creds", 1);
+	expect_private("relative CREDENTIALS_DIRECTORY is not trusted", "creds", 0440, getegid(), -1);
+	if (chdir("creds") == 0) {
+		char here[256];
+
+		if (getcwd(here, sizeof(here)) != NULL)
+			setenv("CREDENTIALS_DIRECTORY", here, 1);
+		if (chdir("..") < 0)
+			exit(2);
+	}
+	expect_private("credential mode 440, our group: private", "creds", 0440, getegid(), 0);
+	expect_private("credential mode 440, group root: private", "creds", 0440, 0, 0);
+	expect_private("credential mode 400: private", "creds", 0400, getegid(), 0);
+	expect_private("credential mode 440, another group: refused", "creds", 0440, 4242, -1);
+	expect_private("credential readable by others (444): refused", "creds", 0444, getegid(), -1);
+	expect_private("credential writable by its group (460): refused", "creds", 0460, getegid(), -1);
+	expect_private("mode 440 in a directory below the credentials: refused", "creds/sub", 0440,
+	               getegid(), -1);
+	expect_private("mode 440 beside the credentials: refused", "plain", 0440, getegid(), -1);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	rmdir("creds/sub");
+	rmdir("creds");
+	rmdir("plain");
+}
+
 /* known_hosts_revoked on a file of one line: want is 1 when it must
  * find that line. */
 static void expect_revoked(const char *name, const char *line, const char *host, int port,
@@ -509,6 +570,7 @@ int main(void)
 	test_unsupported_types();
 	test_unreadable();
 	test_untrusted();
+	test_private_keys();
 	test_known_hosts_markers();
 
 	remove_fixtures();
