@@ -45,7 +45,7 @@ DEPS = gcc make pkg-config libssh-dev libsystemd-dev libinih-dev \
        openssh-server openssh-client tmux mandoc systemd iproute2 util-linux passwd procps \
        dropbear-bin tinysshd putty-tools python3-paramiko python3-asyncssh haproxy xinetd fail2ban python3-systemd rsyslog ssh-audit sqlite3 curl jq xauth time man-db asciinema \
        clang libclang-rt-dev valgrind cppcheck clang-tidy \
-       debootstrap debhelper lintian libssl-dev
+       debootstrap systemd-container debhelper lintian libssl-dev
 
 all: sshroute
 

@@ -708,3 +708,21 @@ check_log_line() {
 	done
 	if [ -n "$lines" ]; then ok "$name"; else not_ok "$name" "no line with: $* in $log"; fi
 }
+
+# readme_block HEADING N: the Nth indented code block of the "## HEADING"
+# section of README.md, its indentation removed: the steps that the README
+# prints, which tests then run as they are printed.
+readme_block() {
+	awk -v head="## $1" -v n="$2" '
+		/^## / { in_section = ($0 == head); in_block = 0; next }
+		!in_section { next }
+		/^$/ { if (in_block) blanks++; next }
+		/^    / {
+			if (!in_block) { count++; in_block = 1; blanks = 0 }
+			if (count == n) { for (; blanks > 0; blanks--) print ""; print substr($0, 5) }
+			blanks = 0
+			next
+		}
+		{ in_block = 0 }
+	' "$SRT_ROOT/README.md"
+}
