@@ -845,6 +845,7 @@ void auth_install(struct connection *p)
 void auth_wait(struct connection *p)
 {
 	while (!p->authenticated) {
+		connection_stop_if_asked(p);
 		ssh_event_dopoll(p->event, 1000);
 		if (session_is_gone(p->client)) {
 			log_info("client disconnected before authentication: %s", ssh_get_error(p->client));

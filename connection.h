@@ -78,4 +78,14 @@ void connection_end(struct connection *p, int code, const char *reason, const ch
 /* 1 when the session's connection has ended. */
 int session_is_gone(ssh_session s);
 
+/* SIGTERM, SIGHUP or SIGINT (systemctl stop, a shutdown, xinetd) asks for
+ * a clean stop: the loops call this at every turn, and it ends the
+ * connection as any ending does, with a goodbye to the client, the
+ * recordings closed and the session record ("signal 15"). */
+void connection_stop_if_asked(struct connection *p);
+
+/* A descriptor that becomes readable when a stop is asked, for a poll
+ * that would otherwise sleep through it; -1 when there is none. */
+int connection_stop_fd(void);
+
 #endif

@@ -362,6 +362,17 @@ static void record_moved(struct pair *pr, const struct stream *st, const char *d
 		recording_failed(pr->p, why);
 }
 
+void relay_close_recordings(struct connection *p)
+{
+	struct pair *pr;
+
+	for (pr = p->pairs; pr; pr = pr->next) {
+		if (pr->rec != NULL && recording_close(pr->rec, 0) < 0)
+			log_error("channel %lu: the end of its recording could not be written", pr->id);
+		pr->rec = NULL;
+	}
+}
+
 /* Writes out what recordings hold: with force (the loop is about to
  * sleep) everything, otherwise what waited a second. */
 static void flush_recordings(struct connection *p, int force)
@@ -1294,10 +1305,10 @@ static int handle_session(ssh_event ev)
  * 4 KiB read is a third of the relay's system calls. */
 static void poll_sessions(struct connection *p, int timeout_ms)
 {
-	struct pollfd fds[2];
+	struct pollfd fds[3];
 	ssh_event events[2];
 	ssh_session sessions[2] = { p->client, p->upstream };
-	int n = 0, i, busy = 0;
+	int n = 0, i, busy = 0, stop_fd = connection_stop_fd();
 
 	for (i = 0; i < 2; i++) {
 		if ((i == 0 && p->lost == LOST_CLIENT) || (i == 1 && p->lost == LOST_UPSTREAM))
@@ -1317,7 +1328,11 @@ static void poll_sessions(struct connection *p, int timeout_ms)
 		if ((p->busy = busy) != 0)
 			return;
 	}
-	if (poll(fds, (nfds_t)n, timeout_ms) <= 0)
+	/* a stop asked by signal wakes the poll (connection_stop_if_asked) */
+	fds[n].fd = stop_fd;
+	fds[n].events = POLLIN;
+	fds[n].revents = 0;
+	if (poll(fds, (nfds_t)n + (stop_fd >= 0), timeout_ms) <= 0)
 		return;
 	for (i = 0; i < n; i++)
 		if (fds[i].revents)
@@ -1333,6 +1348,7 @@ void relay_run(struct connection *p)
 	clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
 	p->logged_in = p->last_activity;
 	for (;;) {
+		connection_stop_if_asked(p);
 		end_on_violation(p);
 		notice_lost(p);
 		pump_all(p);

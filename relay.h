@@ -53,4 +53,8 @@ void pair_open_pending(struct pair *pr, struct pending_open *po, int toward_clie
 /* Control requests block for the other side's answer; data never does. */
 void set_blocking(ssh_session s, int blocking);
 
+/* Writes out and closes every recording of the connection, as each of its
+ * endings must before the process exits. */
+void relay_close_recordings(struct connection *p);
+
 #endif

@@ -5,6 +5,7 @@
  * by the client's user name, passes the client's credentials there, relays
  * the session channels until either side ends, and exits. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libssh/libssh.h>
@@ -50,6 +51,9 @@ struct options {
 };
 
 static volatile sig_atomic_t grace_expired;
+static volatile sig_atomic_t stop_signal;   /* the signal that asked for a stop, or 0 */
+static volatile sig_atomic_t keys_exchanged; /* the client's key exchange is over */
+static int stop_pipe[2] = { -1, -1 };       /* written to by that signal's handler */
 static int client_fd = -1;
 
 static void usage(void)
@@ -417,6 +421,55 @@ static void start_grace_timer(int seconds)
 	alarm((unsigned int)seconds);
 }
 
+/* A stop asked by signal: noted, and told to the relay's poll through a
+ * pipe; a running lookup program is stopped at once. The loops end the
+ * connection (connection_stop_if_asked), and so does connection_end, from
+ * wherever a blocking step that the signal cut short leads. During the
+ * client's key exchange, which libssh does not leave on a signal, there
+ * is nobody to say goodbye to yet: the socket is shut down, as sshd's
+ * child simply exits there. */
+static void on_stop_signal(int sig)
+{
+	int saved = errno;
+
+	if (stop_signal == 0) {
+		stop_signal = sig;
+		if (stop_pipe[1] >= 0 && write(stop_pipe[1], "", 1) < 0) {
+			/* nothing to do: the loops look at stop_signal too */
+		}
+		lookup_abort();
+		if (!keys_exchanged && client_fd >= 0)
+			shutdown(client_fd, SHUT_RDWR);
+	}
+	errno = saved;
+}
+
+static void watch_stop_signals(void)
+{
+	static const int signals[] = { SIGTERM, SIGHUP, SIGINT };
+	struct sigaction sa;
+	size_t i;
+
+	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		stop_pipe[0] = stop_pipe[1] = -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaction(signals[i], &sa, NULL);
+}
+
+int connection_stop_fd(void)
+{
+	return stop_pipe[0];
+}
+
+void connection_stop_if_asked(struct connection *p)
+{
+	if (stop_signal != 0)
+		connection_end(p, EXIT_OK, "signal", NULL);
+}
+
 /* What sshroute offers clients: modern algorithms only (no NIST-curve key
  * exchange, no SHA-1, no encrypt-and-MAC), as ssh-audit recommends; the
  * key exchanges are in algorithms.h. */
@@ -563,16 +616,24 @@ static void flush_session(struct connection *p, ssh_session s)
 void connection_end(struct connection *p, int code, const char *reason, const char *message)
 {
 	static int ending;
+	static char stopped_by[32];
 
 	if (ending)
 		exit(code);
 	ending = 1;
-	if (grace_expired && !p->authenticated) {
+	if (stop_signal != 0) {
+		snprintf(stopped_by, sizeof(stopped_by), "signal %d", (int)stop_signal);
+		log_info("stopping on signal %d (%s)", (int)stop_signal, strsignal(stop_signal));
+		code = EXIT_OK;
+		reason = stopped_by;
+		message = "sshroute: the gateway is shutting down";
+	} else if (grace_expired && !p->authenticated) {
 		log_info("login grace time of %d seconds exceeded", p->cfg->login_grace_time);
 		code = EXIT_CLIENT;
 		reason = "login grace time exceeded";
 		message = NULL;
 	}
+	relay_close_recordings(p);
 	log_session_record(p, code, reason);
 	if (p->client && still_connected(p->client)) {
 		/* libssh closes its fd; a copy keeps the socket for the linger */
@@ -597,6 +658,7 @@ static void serve(const struct config *cfg, int fd)
 	struct connection *p = &the_connection;
 	ssh_bind bind;
 
+	watch_stop_signals();
 	p->cfg = cfg;
 	p->last_exit_status = -1;
 	clock_gettime(CLOCK_MONOTONIC, &p->started);
@@ -629,6 +691,7 @@ static void serve(const struct config *cfg, int fd)
 		log_info("key exchange failed: %s", ssh_get_error(p->client));
 		connection_end(p, EXIT_CLIENT, "key exchange failed", NULL);
 	}
+	keys_exchanged = 1;
 	if (ssh_event_add_session(p->event, p->client) != SSH_OK)
 		die(EXIT_INTERNAL, "cannot set up the event loop");
 	auth_wait(p);

@@ -22,7 +22,8 @@
 #   - MaxConnectionsPerSource=16: the 17th connection from one address is
 #     refused by systemd, another address still gets in;
 #   - `systemctl stop sshroute.socket` leaves running sessions alone, and
-#     stopping the instances ends them;
+#     stopping the instances ends them cleanly: a goodbye to the client,
+#     the session record;
 #   - `systemd-analyze security` rates the service 1.5 or below, and
 #     `systemd-analyze verify` passes.
 . "$(dirname "$0")/lib.sh"
@@ -76,7 +77,7 @@ wait_port() {
 }
 
 # gw USER [SSH ARGS...]: OpenSSH's ssh to the gateway as USER, with USER's
-# password, the gateway's host key checked.
+# password, the gateway's host key checked ($LOGLEVEL: ssh's LogLevel).
 gw() {
 	local user=$1
 	shift
@@ -85,7 +86,7 @@ gw() {
 		-o UserKnownHostsFile="$T/gateway_known_hosts" -o GlobalKnownHostsFile=/dev/null \
 		-o StrictHostKeyChecking=yes -o PubkeyAuthentication=no \
 		-o PreferredAuthentications=password -o NumberOfPasswordPrompts=1 \
-		-o LogLevel=ERROR -o ConnectTimeout=10 "${GSSAPI_OFF[@]}" \
+		-o LogLevel="${LOGLEVEL:-ERROR}" -o ConnectTimeout=10 "${GSSAPI_OFF[@]}" \
 		-p "$PORT" -l "$user" 127.0.0.1 "$@"
 }
 
@@ -397,11 +398,12 @@ systemctl start sshroute.socket
 expect_eq "sshroute.socket starts again" active "$(systemctl is-active sshroute.socket)"
 
 wait_no_instances 10
-gw alice 'sleep 30; echo not-stopped' >"$T/stopped.out" 2>&1 &
+LOGLEVEL=INFO gw alice 'sleep 30; echo not-stopped' >"$T/stopped.out" 2>&1 &
 client=$!
 track_pid "$client"
 if [ -n "$(sshroute_pid alice)" ]; then
 	start=$SECONDS
+	unit=$(instances | head -n 1)
 	systemctl stop 'sshroute@*'
 	wait "$client"
 	rc=$?
@@ -412,7 +414,12 @@ if [ -n "$(sshroute_pid alice)" ]; then
 		not_ok "systemctl stop 'sshroute@*' ends a running session" \
 			"client exit $rc after $took s: $(cat "$T/stopped.out")"
 	fi
-	expect_eq "no instance is left" "" "$(instances)"
+	expect_contains "the client is told why" "$(cat "$T/stopped.out")" \
+		"sshroute: the gateway is shutting down"
+	rec=$(session_records alice | jq -c --arg u "$unit" 'select(._SYSTEMD_UNIT == $u)' | tail -n 1)
+	expect_eq "its session record: SSHROUTE_END=signal 15" "signal 15" \
+		"$(printf '%s' "$rec" | jq -r '.SSHROUTE_END // ""')"
+	expect_eq "no instance is left, none failed" "" "$(instances)"
 else
 	not_ok "systemctl stop 'sshroute@*' ends a running session" "no session"
 	wait "$client"

@@ -5,7 +5,8 @@
 # input is recorded with record_input; an unrecordable session is refused
 # (a missing record_dir, a full disk); record_max_size stops a recording
 # and not the session; max_session_time cuts a `sleep 30`; -L, -W, -R and
-# -A are refused where forbidden and allowed where not.
+# -A are refused where forbidden and allowed where not; SIGTERM, SIGHUP and
+# SIGINT stop a session cleanly, its recording closed.
 
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -291,6 +292,72 @@ if [ -n "$out" ] && [ "$out" != none ]; then ok "-A allowed by default"; else no
 out=$(SSH_AUTH_SOCK=$AGENT_SOCK gw_ssh gw srt-team-red -A 'echo "${SSH_AUTH_SOCK:-none}"' </dev/null 2>/dev/null)
 expect_eq "-A refused with allow_agent_forwarding = no: no agent upstream, the session goes on" none "$out"
 kill_tree "$agent_pid"
+
+# ---------------------------------------------------------------- a clean stop
+
+# stop_session SIGNAL: a recorded session prints a line then waits; its
+# sshroute gets SIGNAL, as from systemctl stop or a shutdown. Sets
+# STOP_MS (signal to exit), STOP_ERR (what the client printed) and
+# STOP_CAST (the recording).
+stop_session() {
+	local client relay i start
+	STOP_MS= STOP_ERR= STOP_CAST=
+	wait_no_children gw 10
+	LOGLEVEL=INFO gw_ssh gw srt-alice "echo before-$1; sleep 20; echo after-$1" \
+		</dev/null >"$T/stop.out" 2>"$T/stop.err" &
+	client=$!
+	track_pid "$client"
+	for i in $(seq 100); do grep -q "before-$1" "$T/stop.out" && break; sleep 0.1; done
+	relay=$(gateway_children gw | head -n 1)
+	[ -n "$relay" ] || return 1
+	start=$(date +%s%N)
+	kill "-$1" "$relay"
+	wait_gone 10 "$relay"
+	STOP_MS=$((($(date +%s%N) - start) / 1000000))
+	wait "$client"
+	STOP_ERR=$(cat "$T/stop.err")
+	STOP_CAST=$(grep -l "before-$1" "$REC"/*srt-alice*.cast 2>/dev/null | tail -n 1)
+}
+
+for sig in TERM HUP INT; do
+	num=$(kill -l "$sig")
+	if ! stop_session "$sig"; then
+		not_ok "SIG$sig: a clean stop" "no session to stop: $(cat "$T/stop.err")"
+		continue
+	fi
+	note "SIG$sig to exit: $STOP_MS ms"
+	if [ "$STOP_MS" -le 1000 ]; then
+		ok "SIG$sig: sshroute exits within 1 s ($STOP_MS ms)"
+	else
+		not_ok "SIG$sig: sshroute exits within 1 s" "$STOP_MS ms"
+	fi
+	expect_contains "SIG$sig: the client is told" "$STOP_ERR" "sshroute: the gateway is shutting down"
+	expect_eq "SIG$sig: the session went no further" "before-$sig" "$(cat "$T/stop.out")"
+	line=$(log_line 5 "${GW_LOG[gw]}" "session end" "end=\"signal $num\"") || line=
+	expect_match "SIG$sig: the session record says end=\"signal $num\"" ' exit=0 ' "$line"
+	if [ -n "$STOP_CAST" ] && tail -n 1 "$STOP_CAST" | jq -e . >/dev/null 2>&1 &&
+		grep -q "before-$sig" "$STOP_CAST"; then
+		ok "SIG$sig: the recording is closed, with the output the client received"
+	else
+		not_ok "SIG$sig: the recording is closed, with the output" \
+			"${STOP_CAST:-no file}: $(tail -c 300 "$STOP_CAST" 2>&1)"
+	fi
+done
+
+# Before authentication: a client that sent nothing, and SIGTERM.
+exec 5<>"/dev/tcp/${NET}1/2222"
+for i in $(seq 50); do [ -n "$(gateway_children gw)" ] && break; sleep 0.1; done
+relay=$(gateway_children gw | head -n 1)
+log_line 5 "${GW_LOG[gw]}" "sshroute[$relay]: info: connection from" >/dev/null
+kill -TERM "$relay" 2>/dev/null
+if wait_gone 2 "$relay" && log_line 5 "${GW_LOG[gw]}" "session end" 'end="signal 15"' "exit=0" |
+	grep -q "user= "; then
+	ok "SIGTERM before authentication: ends at once, with its session record"
+else
+	not_ok "SIGTERM before authentication: ends at once, with its session record" \
+		"$(tail -n 3 "${GW_LOG[gw]}")"
+fi
+exec 5>&-
 
 # ---------------------------------------------------------------- -T and -t
 
