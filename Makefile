@@ -20,9 +20,11 @@ LIBS_PC  = libssh libsystemd inih libcrypto
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes \
            -Wstrict-prototypes -Wpointer-arith
-# := runs pkg-config once, not once per compile.
-PC_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIBS_PC))
-PC_LIBS   := $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
+# pkg-config runs once, at the first compile or link, not once per
+# compile, and not when the Makefile is read: `make deps` installs it (and
+# the libraries) on a fresh machine, where reading it would fail.
+PC_CFLAGS = $(eval PC_CFLAGS := $$(shell $$(PKG_CONFIG) --cflags $$(LIBS_PC)))$(PC_CFLAGS)
+PC_LIBS   = $(eval PC_LIBS := $$(shell $$(PKG_CONFIG) --libs $$(LIBS_PC)))$(PC_LIBS)
 DEFAULT_CONFIG = $(SYSCONFDIR)/sshroute/route.ini
 CPPFLAGS += -DVERSION='"$(VERSION)"' -DDEFAULT_CONFIG='"$(DEFAULT_CONFIG)"' $(PC_CFLAGS)
 LDLIBS  += $(PC_LIBS)

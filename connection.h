@@ -59,6 +59,7 @@ struct connection {
 	enum { LOST_NONE, LOST_UPSTREAM, LOST_CLIENT }
 		lost;                     /* the connection that ended; the other is being served */
 	struct timespec lost_since;
+	struct timespec delivered_since;  /* with the client lost: all it sent went upstream */
 	unsigned long violation_channel;
 	int news;                     /* a channel callback took a note since the last pump */
 	int busy;                     /* libssh had work at the last look: see poll_sessions() */

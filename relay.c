@@ -15,6 +15,7 @@
 
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #define WRITE_MAX ((size_t)128 * 1024)   /* see drain_carry */
 #define POLL_MS 1000
 #define OPENING_POLL_MS 50
+#define DRAIN_POLL_MS 100
 
 /* One direction of one data stream: bytes libssh holds for us on the
  * source channel (pending), then bytes read but not yet written (carry). */
@@ -1128,16 +1130,42 @@ static void pump_all(struct connection *p)
  * pump (see close_pair) is not waiting in a socket: no sleep. Nor is the
  * answer to a pending open when a nested poll read it; no callback tells
  * of it, so the loop looks again soon while an open is pending. */
+/* Milliseconds from t to now, on the monotonic clock. */
+static long ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* Milliseconds left until a limit of seconds counted from t (it may be
+ * negative); LONG_MAX when there is no limit. */
+static long ms_left(int seconds, const struct timespec *t)
+{
+	return seconds <= 0 ? LONG_MAX : (long)seconds * 1000 - ms_since(t);
+}
+
+/* The poll wakes in time for max_session_time and idle_timeout too. */
 static int poll_timeout(const struct connection *p)
 {
 	const struct pair *pr;
+	long ms = POLL_MS, left;
 
 	if (p->news)
 		return 0;
 	for (pr = p->pairs; pr; pr = pr->next)
 		if (pr->opening)
-			return OPENING_POLL_MS;
-	return POLL_MS;
+			ms = OPENING_POLL_MS;
+	if (p->lost != LOST_NONE && ms > DRAIN_POLL_MS)
+		ms = DRAIN_POLL_MS;   /* the drain's steps are short (end_when_drained) */
+	left = ms_left(p->target.max_session_time, &p->logged_in);
+	if (left < ms)
+		ms = left < 0 ? 0 : left;
+	left = ms_left(p->cfg->idle_timeout, &p->last_activity);
+	if (left < ms)
+		ms = left < 0 ? 0 : left;
+	return (int)ms;
 }
 
 /* ---- one side gone ----
@@ -1205,18 +1233,42 @@ static int all_drained(const struct connection *p)
 	return 1;
 }
 
+/* With the client gone, its commands get what it sent, then EOF. One that
+ * ends at EOF (cat >file) closes within EOF_GRACE_MS; one that does not
+ * (sleep, a shell's background job) is not waited for: the connection
+ * ends once everything went upstream that long ago. */
+#define EOF_GRACE_MS 500
+
+static int client_owed_nothing(struct connection *p)
+{
+	const struct pair *pr;
+
+	if (p->lost != LOST_CLIENT)
+		return 0;
+	for (pr = p->pairs; pr; pr = pr->next) {
+		if (!up_drained(pr) || !(pr->upstream_closed || pr->sent_eof_up)) {
+			p->delivered_since.tv_sec = p->delivered_since.tv_nsec = 0;
+			return 0;
+		}
+	}
+	if (p->delivered_since.tv_sec == 0 && p->delivered_since.tv_nsec == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &p->delivered_since);
+		return 0;
+	}
+	return ms_since(&p->delivered_since) >= EOF_GRACE_MS;
+}
+
 /* Ends the connection once the surviving side has been served, when
  * DRAIN_SECONDS have passed, or at once when the survivor is gone too. */
 static void end_when_drained(struct connection *p, int survivor_gone)
 {
 	const struct pair *pr;
-	struct timespec now;
-	int cut = 0;
+	int cut = 0, owed_nothing = client_owed_nothing(p);
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!survivor_gone && !all_drained(p) && now.tv_sec - p->lost_since.tv_sec < DRAIN_SECONDS)
+	if (!survivor_gone && !all_drained(p) && !owed_nothing &&
+	    ms_since(&p->lost_since) < DRAIN_SECONDS * 1000L)
 		return;
-	if (!all_drained(p))
+	if (!all_drained(p) && !owed_nothing)
 		log_info("ending with data still undelivered%s",
 		         survivor_gone ? ": both sides are gone" : " after the drain time");
 	if (p->lost == LOST_CLIENT)
@@ -1254,25 +1306,14 @@ static void notice_lost(struct connection *p)
  * connection. */
 static int idle_too_long(const struct connection *p)
 {
-	struct timespec now;
-
-	if (p->cfg->idle_timeout <= 0)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - p->last_activity.tv_sec) * 1000 +
-	       (now.tv_nsec - p->last_activity.tv_nsec) / 1000000 >=
-	       (long)p->cfg->idle_timeout * 1000;
+	return ms_left(p->cfg->idle_timeout, &p->last_activity) <= 0;
 }
 
-/* max_session_time: that long after login ends the connection. */
+/* max_session_time: that long after login ends the connection, to the
+ * millisecond. */
 static int session_time_over(const struct connection *p)
 {
-	struct timespec now;
-
-	if (p->target.max_session_time <= 0)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec - p->logged_in.tv_sec >= p->target.max_session_time;
+	return ms_left(p->target.max_session_time, &p->logged_in) <= 0;
 }
 
 /* Lets libssh handle one session's socket: libssh reads at most 4 KiB per
@@ -1359,7 +1400,8 @@ void relay_run(struct connection *p)
 			log_info("no data for %d seconds (idle_timeout)", p->cfg->idle_timeout);
 			connection_end(p, EXIT_OK, "idle timeout", "sshroute: idle timeout");
 		} else if (session_time_over(p)) {
-			log_info("logged in for %d seconds (max_session_time)", p->target.max_session_time);
+			log_info("logged in for %.3f seconds (max_session_time = %d)",
+			         (double)ms_since(&p->logged_in) / 1000, p->target.max_session_time);
 			connection_end(p, EXIT_OK, "session time limit", "sshroute: session time limit reached");
 		}
 		/* what the recordings hold is written before the loop sleeps */

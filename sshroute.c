@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 #include <netinet/in.h>
@@ -26,6 +27,7 @@
 #include "auth.h"
 #include "cert.h"
 #include "config.h"
+#include "keys.h"
 #include "log.h"
 #include "lookup.h"
 #include "connection.h"
@@ -124,13 +126,34 @@ static void warn_unknown_upstreams(const struct config *cfg)
 	}
 }
 
+/* An authorized_keys file that sshd's StrictModes would not trust: its
+ * keys are refused at login (keys.c), and only its route's. */
+static void warn_untrusted_keys(const struct config *cfg)
+{
+	const struct route *r;
+	char why[PATH_MAX + 256];
+	size_t i;
+
+	for (i = 0; i < cfg->n_routes; i++) {
+		r = &cfg->routes[i];
+		if (r->authorized_keys == NULL || strstr(r->authorized_keys, "%u") != NULL ||
+		    key_file_is_trusted(r->authorized_keys, NULL, why, sizeof(why)) == 0)
+			continue;
+		fprintf(stderr, "%s:%d: warning: [route %s] authorized_keys %s: %s; no key in it "
+		        "is accepted until then\n", cfg->path, r->line, r->pattern,
+		        r->authorized_keys, why);
+	}
+}
+
 static int check_config(const char *file)
 {
 	struct config cfg;
 	int rc = load_or_report(file, &cfg);
 
-	if (rc == 0)
+	if (rc == 0) {
 		warn_unknown_upstreams(&cfg);
+		warn_untrusted_keys(&cfg);
+	}
 	config_free(&cfg);
 	if (rc < 0)
 		return EXIT_CONFIG;

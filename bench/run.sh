@@ -265,7 +265,7 @@ record 0 sshroute stall_rc "$rc"
 
 # SEQ sequential logins: afterwards no sshroute process, no zombie, no
 # upstream session, no extra fd in the listener, no file in the gateway's
-# private /tmp, /var/tmp and /dev/shm (setup.sh), none new in /run or
+# private /tmp, /var/tmp, /dev/shm and /run (setup.sh), none new in
 # /root/.ssh, no core file.
 say "$SEQ sequential logins through sshroute"
 wait_no_children sshroute 10
@@ -287,9 +287,10 @@ while [ -n "$(pgrep -P "${UP_PID[up]}")" ] && [ "$SECONDS" -lt "$deadline" ]; do
 upleft=$(pgrep -P "${UP_PID[up]}" | wc -l)
 fds1=$(find "/proc/$GWPID/fd" -mindepth 1 | wc -l)
 {
-	nsenter -t "$GWPID" -m -r find /tmp /var/tmp /dev/shm -mindepth 1 ! -path "$T" ! -path "$T/*" ||
+	nsenter -t "$GWPID" -m -r find /tmp /var/tmp /dev/shm /run -mindepth 1 \
+		! -path "$T" ! -path "$T/*" ||
 		echo "cannot look into the private /tmp of the gateway (nsenter failed)"
-	find /run /root/.ssh -xdev -newer "$T/marker" ! -path "$T" ! -path "$T/*" 2>/dev/null
+	find /root/.ssh -xdev -newer "$T/marker" 2>/dev/null
 	find "$SRT_ROOT" "$T" -maxdepth 1 -name 'core*' -newer "$T/marker"
 } >"$T/newfiles" 2>/dev/null
 record 0 sshroute seq_procs_left "$((left + zombies + upleft))"

@@ -143,18 +143,23 @@ EOF
 
 # start_private_gateway NAME ADDR PORT INI BINARY: start_gateway
 # (tests/lib.sh) in inetd mode, under time (CPU seconds in $T/cpu.NAME),
-# in a mount namespace of its own whose /tmp, /var/tmp and
-# /dev/shm are empty tmpfs (as PrivateTmp= gives the systemd unit), with
-# only the work directory $T bound back into /tmp: any file sshroute
-# leaves there shows up with `nsenter -t $GWPID -m`.
+# in a mount namespace of its own whose /tmp, /var/tmp and /dev/shm are
+# empty tmpfs (as PrivateTmp= gives the systemd unit), and /run too (the
+# unit cannot write there: ProtectSystem=strict), with only the work
+# directory $T bound back: any file sshroute leaves there shows up with
+# `nsenter -t $GWPID -m`, and nothing that other programs write to the
+# machine's /run (an upstream's /run/motd.dynamic) counts. The binary runs
+# from $T, since a checkout under /tmp is hidden there.
 start_private_gateway() {
-	local name=$1 addr=$2 port=$3 ini=$4 binary=$5 pid log=$T/gw-$1.log
+	local name=$1 addr=$2 port=$3 ini=$4 binary=$T/sshroute-$1 pid log=$T/gw-$1.log
+	cp "$5" "$binary" || die "cannot copy $5 to $binary"
 	# shellcheck disable=SC2016
 	unshare --mount --propagation private sh -c '
 		exec 7<"$1" &&
 		mount -t tmpfs -o mode=1777 bench-tmp /tmp &&
 		mount -t tmpfs -o mode=1777 bench-var-tmp /var/tmp &&
 		mount -t tmpfs -o mode=1777 bench-shm /dev/shm &&
+		mount -t tmpfs -o mode=755 bench-run /run &&
 		mkdir -p "$1" && mount --no-canonicalize --bind /proc/self/fd/7 "$1" || exit 1
 		exec 7<&-
 		shift

@@ -232,6 +232,15 @@ else
 fi
 wait_no_children gw 10
 expect_eq "max_session_time: the session record says why" "session time limit" "$(record_field gw end)"
+# to the millisecond, not in whole seconds: never before the limit, and
+# within a poll's reach after it
+line=$(log_line 5 "${GW_LOG[gw]}" "(max_session_time = 2)") || line=
+held=$(printf '%s' "$line" | sed -n 's/.*logged in for \([0-9.]*\) seconds.*/\1/p')
+if [ -n "$held" ] && awk -v t="$held" 'BEGIN { exit !(t >= 2.0 && t < 2.2) }'; then
+	ok "max_session_time = 2: the session ends 2.000 to 2.2 s after login ($held s)"
+else
+	not_ok "max_session_time = 2: the session ends 2.000 to 2.2 s after login" "'$line'"
+fi
 
 # ---------------------------------------------------------------- forwarding switches
 

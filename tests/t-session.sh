@@ -169,6 +169,29 @@ else
 	not_ok "client vanishes" "session did not start"
 fi
 
+# A command that does not end at EOF (sleep): once the client vanishes,
+# nothing is owed upstream, and sshroute does not wait for the command.
+wait_no_children gw 10
+: >"$T/sleep.out"
+gw_ssh gw srt-alice 'echo started; exec sleep 60' </dev/null >"$T/sleep.out" 2>/dev/null &
+sleeper=$!
+track_pid "$sleeper"
+for _ in $(seq 150); do grep -q started "$T/sleep.out" && break; sleep 0.1; done
+relay=$(gateway_children gw)
+if [ -n "$relay" ] && grep -q started "$T/sleep.out"; then
+	kill -KILL $(descendants "$sleeper") "$sleeper" 2>/dev/null
+	wait "$sleeper" 2>/dev/null
+	expect_gone "client vanishes, the command ignores EOF: sshroute exits within 3 s" 3 $relay
+	if grep -F "sshroute[$relay]" "${GW_LOG[gw]}" | grep -q "undelivered"; then
+		not_ok "... and logs no undelivered data, none being owed" \
+			"$(grep -F "sshroute[$relay]" "${GW_LOG[gw]}" | grep undelivered)"
+	else
+		ok "... and logs no undelivered data, none being owed"
+	fi
+else
+	not_ok "client vanishes, the command ignores EOF" "session did not start"
+fi
+
 wait_no_children gw 10
 if start_hanging_session; then
 	relay=$(gateway_children gw)

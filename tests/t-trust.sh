@@ -216,5 +216,22 @@ expect_match "-t: @cert-authority in known_hosts is reported as not supported, w
 	"^3 $T/ca.ini:3: known_hosts $T/known_hosts_ca line $CA_LINE: @cert-authority lines are not supported" \
 	"$RC $ERR"
 
-check_no_leftovers "no sshroute process left" gw
+# One loose authorized_keys (world-writable, as a file's mode can become
+# without any edit of route.ini) refuses its own keys, not everybody.
+cp "$K/alice.pub" "$T/loose_ak"
+chmod 666 "$T/loose_ak"
+{
+	cat "$T/route.ini"
+	printf '%s\n' "" "[route srt-loose]" "upstream = ${NET}11:2022" "authorized_keys = $T/loose_ak"
+} >"$T/loose.ini"
+run_sshroute -t -f "$T/loose.ini"
+expect_eq "-t: a world-writable authorized_keys leaves the configuration usable" \
+	"0 configuration OK" "$RC $OUT"
+expect_contains "-t: ... and warns, with the path and the fix" "$ERR" \
+	"warning: [route srt-loose] authorized_keys $T/loose_ak: file $T/loose_ak is writable by group or others; chmod go-w $T/loose_ak"
+start_gateway loose "${NET}2" 2222 "$T/loose.ini" fd3
+out=$(gw_ssh loose srt-team-red hostname </dev/null 2>"$T/err")
+expect_eq "a world-writable authorized_keys on one route: another route's user logs in" host-dave "$out"
+
+check_no_leftovers "no sshroute process left" gw loose
 finish
