@@ -53,7 +53,7 @@ enum section_kind {
 enum server_key { KEY_HOST_KEY, KEY_KNOWN_HOSTS, KEY_SERVER_IDENTITY, KEY_LOGIN_GRACE_TIME,
 	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, KEY_PROXY_PROTOCOL, KEY_IDLE_TIMEOUT, KEY_MAX_SESSIONS,
 	KEY_SERVER_CA, KEY_SERVER_CERT_VALIDITY, KEY_RECORD_DIR, KEY_RECORD_MAX_SIZE,
-	KEY_SERVER_MAX_SESSION_TIME, KEY_SERVER_TCP_FORWARDING, KEY_SERVER_AGENT_FORWARDING,
+	KEY_RECORD_KEEP_FREE, KEY_SERVER_MAX_SESSION_TIME, KEY_SERVER_TCP_FORWARDING, KEY_SERVER_AGENT_FORWARDING,
 	KEY_SERVER_X11_FORWARDING, KEY_SERVER_CONNECT_TIMEOUT, N_SERVER_KEYS };
 /* The keys a lookup answer may set come first: route_keys[0..N_ANSWER_KEYS)
  * are the answer's keys. */
@@ -739,6 +739,41 @@ static void set_record_max_size(struct parser *p, const char *value)
 		p->cfg->record_max_size = n;
 }
 
+/* The largest size parse_size takes: 1024T, far below LLONG_MAX. */
+#define SIZE_LIMIT (1LL << 50)
+
+/* A size in bytes, or with a K, M, G or T suffix (powers of 1024). */
+static int parse_size(struct parser *p, const char *what, const char *value, long long *out)
+{
+	static const char suffixes[] = "KMGT";
+	const char *at;
+	char *end;
+	long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoll(value, &end, 10);
+	if (*end != '\0' && end[1] == '\0' && (at = strchr(suffixes, *end)) != NULL) {
+		shift = 10 * (int)(at - suffixes + 1);
+		end++;
+	}
+	if (end == value || !isdigit((unsigned char)value[0]) || *end != '\0') {
+		report(p, "%s \"%s\" is not a size (bytes, or with K, M, G or T)", what, value);
+		return -1;
+	}
+	if (errno == ERANGE || v > (SIZE_LIMIT >> shift)) {
+		report(p, "%s \"%s\" is too large (at most 1024T)", what, value);
+		return -1;
+	}
+	*out = v << shift;
+	return 0;
+}
+
+static void set_record_keep_free(struct parser *p, const char *value)
+{
+	parse_size(p, "record_keep_free", value, &p->cfg->record_keep_free);
+}
+
 static void set_server_max_session_time(struct parser *p, const char *value)
 {
 	parse_number(p, "max_session_time", value, 0, MAX_SESSION_TIME_LIMIT,
@@ -1134,6 +1169,7 @@ static const struct key_def server_keys[N_SERVER_KEYS] = {
 	[KEY_SERVER_CERT_VALIDITY] = { "certificate_validity", 0, set_server_cert_validity },
 	[KEY_RECORD_DIR] = { "record_dir", 0, set_record_dir },
 	[KEY_RECORD_MAX_SIZE] = { "record_max_size", 0, set_record_max_size },
+	[KEY_RECORD_KEEP_FREE] = { "record_keep_free", 0, set_record_keep_free },
 	[KEY_SERVER_MAX_SESSION_TIME] = { "max_session_time", 0, set_server_max_session_time },
 	[KEY_SERVER_TCP_FORWARDING] = { "allow_tcp_forwarding", 0, set_server_tcp_forwarding },
 	[KEY_SERVER_AGENT_FORWARDING] = { "allow_agent_forwarding", 0, set_server_agent_forwarding },
@@ -1549,6 +1585,7 @@ static void init_config(struct config *cfg)
 	cfg->max_sessions = DEFAULT_MAX_SESSIONS;
 	cfg->certificate_validity = CERT_VALIDITY_DEFAULT;
 	cfg->record_max_size = RECORD_MAX_SIZE_DEFAULT;
+	cfg->record_keep_free = RECORD_KEEP_FREE_DEFAULT;
 	cfg->forward = FORWARD_ALL;
 	cfg->connect_timeout = CONNECT_TIMEOUT_DEFAULT;
 	cfg->log_level = LOG_LEVEL_INFO;

@@ -91,6 +91,7 @@ struct config {
 	int certificate_validity;    /* seconds; default CERT_VALIDITY_DEFAULT (cert.h) */
 	char *record_dir;            /* NULL: RECORD_DIR_DEFAULT (record.h) */
 	long long record_max_size;   /* bytes per recording */
+	long long record_keep_free;  /* bytes record_dir's file system keeps free */
 	int max_session_time;        /* seconds after login, 0 = no limit */
 	int forward;                 /* FORWARD_* bits allowed by default */
 	int login_grace_time;        /* seconds, 0 = no limit; default 30 */

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +44,7 @@ struct recording {
 	size_t len, cap;
 	struct timespec buffered_since;
 	long long size, max_size;      /* bytes in the file, buffered ones too */
+	long long keep_free;           /* record_keep_free */
 	int stopped;                   /* past max_size: events are dropped */
 	unsigned char split[2][3];     /* the start of a UTF-8 sequence that the */
 	size_t n_split[2];             /* next data completes, for "o" and "i" */
@@ -99,11 +101,37 @@ static double seconds_since(const struct timespec *t)
 	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
+/* The free-space floor (record_keep_free): 0 when the file system of fd
+ * (or, with fd < 0, of dir) has at least keep_free bytes free for an
+ * unprivileged writer, else -1 with why set. dir is dir_len bytes long. */
+static int check_keep_free(int fd, const char *dir, int dir_len, long long keep_free,
+                           char *why, size_t size)
+{
+	struct statvfs st;
+	long long avail;
+
+	if (keep_free <= 0)
+		return 0;
+	if ((fd >= 0 ? fstatvfs(fd, &st) : statvfs(dir, &st)) < 0) {
+		snprintf(why, size, "cannot check the free space of %.*s: %s", dir_len, dir,
+		         strerror(errno));
+		return -1;
+	}
+	avail = (long long)st.f_bavail * (long long)st.f_frsize;
+	if (avail >= keep_free)
+		return 0;
+	snprintf(why, size, "%.*s has %lld bytes free, below record_keep_free (%lld bytes)",
+	         dir_len, dir, avail, keep_free);
+	return -1;
+}
+
 int recording_flush(struct recording *r, int force, char *why, size_t size)
 {
 	if (r->len == 0 || (!force && r->len < BUFFER_FLUSH && seconds_since(&r->buffered_since) < 1.0))
 		return 0;
-	return write_out(r, why, size);
+	if (write_out(r, why, size) < 0)
+		return -1;
+	return check_keep_free(r->fd, r->path, (int)(r->name - r->path - 1), r->keep_free, why, size);
 }
 
 /* ---- JSON strings ---- */
@@ -343,9 +371,12 @@ struct recording *recording_open(const struct recording_header *h, char *why, si
 	}
 	r->fd = -1;
 	r->max_size = h->max_size;
+	r->keep_free = h->keep_free;
 	clock_gettime(CLOCK_MONOTONIC, &r->start);
 	if (make_path(r, h) < 0) {
 		snprintf(why, size, "record_dir %s: name too long", h->dir);
+	} else if (check_keep_free(-1, h->dir, (int)strlen(h->dir), r->keep_free, why, size) < 0) {
+		/* refused before a file exists */
 	} else if ((r->fd = open(r->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	                         0640)) < 0) {
 		snprintf(why, size, "cannot create %s: %s", r->path, strerror(errno));

@@ -6,6 +6,9 @@
 
 #define RECORD_DIR_DEFAULT "/var/log/sshroute/sessions"
 #define RECORD_MAX_SIZE_DEFAULT (100LL * 1024 * 1024)
+/* record_keep_free's default: the file system of record_dir keeps this
+ * much free, as journald's SystemKeepFree= does for the journal. */
+#define RECORD_KEEP_FREE_DEFAULT (256LL * 1024 * 1024)
 
 struct recording;
 
@@ -18,11 +21,13 @@ struct recording_header {
 	const char *term;      /* TERM from the pty request, NULL without one */
 	const char *title;     /* user, upstream, route and command */
 	long long max_size;    /* record_max_size */
+	long long keep_free;   /* record_keep_free: bytes the file system keeps free */
 };
 
 /* Creates DIR/YYYYMMDDTHHMMSSZ-USER-PID-CHANNEL.cast (mode 0640, never
  * over an existing file) and writes the header. Returns NULL with why
- * (size bytes) set when that fails. */
+ * (size bytes) set when that fails, or when DIR's file system has less
+ * than keep_free bytes free. */
 struct recording *recording_open(const struct recording_header *h, char *why, size_t size);
 
 /* Events: output from the upstream ("o"), input from the client ("i"), a
@@ -36,7 +41,8 @@ int recording_input(struct recording *r, const char *data, size_t len, char *why
 int recording_resize(struct recording *r, int width, int height, char *why, size_t size);
 
 /* Writes out what is buffered when it is older than a second, or at
- * once with force. Returns 0, or -1 when the file cannot be written. */
+ * once with force. Returns 0, or -1 when the file cannot be written or
+ * its file system is left with less than keep_free bytes free. */
 int recording_flush(struct recording *r, int force, char *why, size_t size);
 
 /* The file's name, without its directory. */

@@ -311,7 +311,7 @@ static int start_recording(struct pair *pr, const char *command)
 	struct recording_header h = {
 		p->cfg->record_dir ? p->cfg->record_dir : RECORD_DIR_DEFAULT, p->user, pr->id,
 		pr->pty_cols > 0 ? pr->pty_cols : 80, pr->pty_rows > 0 ? pr->pty_rows : 24,
-		pr->pty_term, title, p->cfg->record_max_size,
+		pr->pty_term, title, p->cfg->record_max_size, p->cfg->record_keep_free,
 	};
 
 	if (!p->target.record || pr->rec != NULL)
@@ -459,11 +459,17 @@ static int on_pty_request(ssh_session s, ssh_channel c, const char *term, int co
 	return 0;
 }
 
-/* A shell (command NULL) or a command, recorded on a route with record. */
+/* A shell (command NULL) or a command, recorded on a route with record.
+ * A session runs one: a second request goes upstream, whose answer (sshd
+ * refuses it) is the client's, and changes nothing here, least of all the
+ * running session's recording. */
 static int start_session(struct pair *pr, const char *command)
 {
 	int rc;
 
+	if (pr->started)
+		return command ? forward_request(pr, REQ_EXEC, command, NULL, 0, 0)
+		               : forward_request(pr, REQ_SHELL, NULL, NULL, 0, 0);
 	if (start_recording(pr, command ? command : "shell") < 0)
 		return 0;   /* granted, and refused by refuse_session */
 	rc = command ? forward_request(pr, REQ_EXEC, command, NULL, 0, 0)

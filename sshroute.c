@@ -201,9 +201,10 @@ static void print_policy(const struct config *cfg, const struct route_target *t)
 	int tcp = t->forward & (FORWARD_LOCAL | FORWARD_REMOTE);
 
 	if (t->record)
-		printf("record: yes (record_input: %s; in %s, at most %lld bytes each)\n",
-		       yes_no(t->record_input), cfg->record_dir ? cfg->record_dir : RECORD_DIR_DEFAULT,
-		       cfg->record_max_size);
+		printf("record: yes (record_input: %s; in %s, at most %lld bytes each, keeping "
+		       "%lld bytes free)\n", yes_no(t->record_input),
+		       cfg->record_dir ? cfg->record_dir : RECORD_DIR_DEFAULT, cfg->record_max_size,
+		       cfg->record_keep_free);
 	else
 		printf("record: no\n");
 	printf("max_session_time: %d%s\n", t->max_session_time,

@@ -18,7 +18,8 @@
 #   - the process runs as a dynamic user that cannot read the keys in
 #     /etc/sshroute itself (and what systemd made of the credentials);
 #   - a recorded route writes its .cast under LogsDirectory=, owner and
-#     mode as sshroute(8) says, and still can under a new dynamic UID;
+#     mode as sshroute(8) says, and still can under a new dynamic UID; the
+#     package's tmpfiles.d example ages recordings out;
 #   - MaxConnectionsPerSource=16: the 17th connection from one address is
 #     refused by systemd, another address still gets in;
 #   - `systemctl stop sshroute.socket` leaves running sessions alone, and
@@ -332,6 +333,26 @@ if [ -n "$first_uid" ] && useradd -r -M -N -u "$first_uid" -s /usr/sbin/nologin 
 	userdel srt-uid-taken
 else
 	not_ok "under a new dynamic UID, a second recording is written" "no first session's uid"
+fi
+
+# The tmpfiles.d example, installed as its comment says, on the unit's
+# own layout (LogsDirectory= under DynamicUser=).
+example=/usr/share/doc/sshroute/examples/tmpfiles.d/sshroute.conf
+if [ -r "$example" ] && install -m 644 "$example" /etc/tmpfiles.d/sshroute.conf; then
+	old=$(ls "$sessions"/*-carol-*.cast 2>/dev/null | head -n 1)
+	n=$(ls "$sessions"/*-carol-*.cast 2>/dev/null | wc -l)
+	touch -m -d '100 days ago' "$old"
+	out=$(systemd-tmpfiles --clean /etc/tmpfiles.d/sshroute.conf 2>&1)
+	if [ -n "$old" ] && [ ! -e "$old" ] && [ -z "$out" ] &&
+		[ "$(ls "$sessions"/*-carol-*.cast 2>/dev/null | wc -l)" = $((n - 1)) ]; then
+		ok "the tmpfiles.d example: systemd-tmpfiles --clean removes an old recording, keeps the rest"
+	else
+		not_ok "the tmpfiles.d example removes an old recording, keeps the rest" \
+			"$old; $out; $(ls -la "$sessions"/ 2>&1 | tr '\n' ' ')"
+	fi
+	rm -f /etc/tmpfiles.d/sshroute.conf
+else
+	not_ok "the tmpfiles.d example" "$example is not in the package"
 fi
 
 # ---------------------------------------------------------------- MaxConnectionsPerSource

@@ -66,17 +66,25 @@ start_gateway missing "${NET}2" 2222 "$T/missing.ini" fd3
 mkdir -p "$T/rec-small"
 gateway_ini "$T/small.ini" "$T/rec-small" "record_max_size = 8192"
 start_gateway small "${NET}3" 2222 "$T/small.ini" fd3
-# a full disk: record_dir is a 64 KiB tmpfs in sshroute's own mount namespace
-gateway_ini "$T/full.ini" "$T/rec-full"
-mkdir -p "$T/rec-full"
-unshare --mount --propagation private sh -c 'mount -t tmpfs -o size=64k tmpfs "$0" && exec "$@"' \
-	"$T/rec-full" systemd-socket-activate -l "${NET}4:2222" -a "$SSHROUTE" -e -v -f "$T/full.ini" \
-	</dev/null >>"$T/gw-full.log" 2>&1 &
-full_pid=$!
-track_pid "$full_pid"
-wait_listening "${NET}4" 2222 "$full_pid" || die "gateway full: $(tail -n 3 "$T/gw-full.log")"
-GW_ADDR[full]=${NET}4 GW_PORT[full]=2222 GW_LOG[full]=$T/gw-full.log
-echo "[${NET}4]:2222 $(cut -d' ' -f1-2 "$GW_KEY.pub")" >>"$T/client_known_hosts"
+# start_tmpfs_gateway NAME ADDR SIZE [SERVER LINES]: a gateway whose
+# record_dir, $T/rec-NAME, is a tmpfs of SIZE in its own mount namespace.
+start_tmpfs_gateway() {
+	local name=$1 addr=$2 size=$3 pid
+	gateway_ini "$T/$name.ini" "$T/rec-$name" "${4-}"
+	mkdir -p "$T/rec-$name"
+	unshare --mount --propagation private sh -c 'mount -t tmpfs -o size="$1" tmpfs "$0" && shift && exec "$@"' \
+		"$T/rec-$name" "$size" systemd-socket-activate -l "$addr:2222" -a "$SSHROUTE" -e -v \
+		-f "$T/$name.ini" </dev/null >>"$T/gw-$name.log" 2>&1 &
+	pid=$!
+	track_pid "$pid"
+	wait_listening "$addr" 2222 "$pid" || die "gateway $name: $(tail -n 3 "$T/gw-$name.log")"
+	GW_ADDR[$name]=$addr GW_PORT[$name]=2222 GW_PID[$name]=$pid GW_LOG[$name]=$T/gw-$name.log
+	echo "[$addr]:2222 $(cut -d' ' -f1-2 "$GW_KEY.pub")" >>"$T/client_known_hosts"
+}
+# a full disk: a 64 KiB tmpfs, no free-space floor
+start_tmpfs_gateway full "${NET}4" 64k "record_keep_free = 0"
+# a free-space floor: 512 KiB of a 1 MiB tmpfs stay free
+start_tmpfs_gateway floor "${NET}5" 1m "record_keep_free = 512K"
 
 # cast_check FILE PYTHON_EXPRESSION: true when the expression holds for the
 # recording (header: the header's JSON; events: the list of events).
@@ -206,6 +214,36 @@ else
 fi
 check_log_line "full disk: the log says why" "$T/gw-full.log" "session recording failed" "No space left"
 
+# record_keep_free: a session that brings the file system below the floor
+# ends, its recording closed; the next one is refused.
+out=$(LOGLEVEL=INFO gw_ssh floor srt-alice 'echo floor-start; head -c 600000 /dev/zero | base64' \
+	2>"$T/err" | wc -c)
+if grep -qF "sshroute: session recording is unavailable" "$T/err" && [ "$out" -lt 810000 ]; then
+	ok "record_keep_free: a session that goes below it ends, with a clear message"
+else
+	not_ok "record_keep_free: a session that goes below it ends" "got $out bytes, err '$(cat "$T/err")'"
+fi
+check_log_line "record_keep_free: the log says why" "${GW_LOG[floor]}" "session recording failed" \
+	"below record_keep_free (524288 bytes)"
+wait_no_children floor 10
+# the tmpfs is in the gateway's mount namespace
+floor_cast=$(nsenter -t "${GW_PID[floor]}" -m sh -c "ls $T/rec-floor/*srt-alice*.cast" 2>/dev/null | head -n 1)
+if [ -n "$floor_cast" ] && nsenter -t "${GW_PID[floor]}" -m cat "$floor_cast" >"$T/floor.cast" &&
+	cast_check "$T/floor.cast" "'floor-start' in text('o')"; then
+	ok "record_keep_free: the recording is closed whole, with the start of the output"
+else
+	not_ok "record_keep_free: the recording is closed whole" "${floor_cast:-no file}: $(tail -c 200 "$T/floor.cast" 2>&1)"
+fi
+out=$(LOGLEVEL=INFO gw_ssh floor srt-alice "echo ran-$RUN_ID" 2>"$T/err")
+rc=$?
+if [ "$rc" != 0 ] && [ -z "$out" ] && grep -qF "sshroute: session recording is unavailable" "$T/err"; then
+	ok "record_keep_free: below it, a new recorded session is refused, with a clear message"
+else
+	not_ok "record_keep_free: below it, a new recorded session is refused" "rc $rc, out '$out', err '$(cat "$T/err")'"
+fi
+check_log_line "record_keep_free: the refusal's log line says why" "${GW_LOG[floor]}" \
+	"cannot be recorded" "below record_keep_free"
+
 out=$(gw_ssh small srt-alice 'head -c 100000 /dev/zero | base64 -w 0' 2>"$T/err" | wc -c)
 expect_eq "record_max_size: the session goes on past it, every byte delivered" 133336 "$out"
 wait_no_children small 10
@@ -302,6 +340,26 @@ out=$(SSH_AUTH_SOCK=$AGENT_SOCK gw_ssh gw srt-team-red -A 'echo "${SSH_AUTH_SOCK
 expect_eq "-A refused with allow_agent_forwarding = no: no agent upstream, the session goes on" none "$out"
 kill_tree "$agent_pid"
 
+# ---------------------------------------------------------------- a refused request
+
+# A running shell's recording stays whatever the client asks next: a
+# second exec on the same channel is refused upstream and changes nothing.
+wait_no_children gw 10
+out=$(SRT_PASSWORD=${PASSWORD[srt-alice]} timeout -k 5 "$CLIENT_TIMEOUT" \
+	"$SRT_ROOT/tests/helpers/second_request.py" "${NET}1" 2222 srt-alice "$T/client_known_hosts" \
+	twice 2>"$T/second.err")
+expect_match "a second exec on a running shell: the shell goes on" 'second-twice' "$out"
+cast=$(grep -l "first-twice" "$REC"/*srt-alice*.cast 2>/dev/null | tail -n 1)
+if [ -n "$cast" ] && "$SRT_ROOT/tests/helpers/cast_check.py" "$cast" \
+	"'first-twice' in text('o') and 'second-twice' in text('o')" 2>/dev/null; then
+	ok "... and its recording is kept, whole, with what came after"
+else
+	not_ok "... and its recording is kept, whole" "${cast:-no recording}; $(cat "$T/second.err")"
+fi
+wait_no_children gw 10
+expect_eq "... and the session record names that recording" "$(basename "${cast:-none}")" \
+	"$(basename "$(record_field gw recordings)")"
+
 # ---------------------------------------------------------------- a clean stop
 
 # stop_session SIGNAL: a recorded session prints a line then waits; its
@@ -368,10 +426,30 @@ else
 fi
 exec 5>&-
 
+# ---------------------------------------------------------------- retention
+
+# contrib/tmpfiles.d/sshroute.conf, its paths moved here: systemd-tmpfiles
+# --clean removes a recording last written 100 days ago, keeps the others.
+mkdir -p "$T/aged/private" "$T/aged/plain"
+for d in private plain; do
+	echo '{"version": 2}' >"$T/aged/$d/old.cast"
+	echo '{"version": 2}' >"$T/aged/$d/new.cast"
+	touch -m -d '100 days ago' "$T/aged/$d/old.cast"
+done
+sed -e "s|/var/log/private/sshroute/sessions|$T/aged/private|" \
+	-e "s|/var/log/sshroute/sessions|$T/aged/plain|" \
+	"$SRT_ROOT/contrib/tmpfiles.d/sshroute.conf" >"$T/tmpfiles.conf"
+out=$(systemd-tmpfiles --clean "$T/tmpfiles.conf" 2>&1)
+left=$(ls "$T/aged/private" "$T/aged/plain" | grep cast | tr '\n' ' ')
+expect_eq "tmpfiles.d example: systemd-tmpfiles --clean removes the 100-day-old recordings" \
+	"new.cast new.cast |" "$left|$out"
+
 # ---------------------------------------------------------------- -T and -t
 
 out=$("$SSHROUTE" -f "$T/route.ini" -T srt-bob 2>&1)
-expect_contains "-T: the recording" "$out" "record: yes (record_input: yes; in $REC, at most 104857600 bytes each)"
+expect_contains "-T: the recording" "$out" "record: yes (record_input: yes; in $REC, at most 104857600 bytes each, keeping 268435456 bytes free)"
+expect_contains "-T: record_keep_free" "$("$SSHROUTE" -f "$T/floor.ini" -T srt-alice 2>&1)" \
+	"keeping 524288 bytes free"
 out=$("$SSHROUTE" -f "$T/route.ini" -T srt-team-red 2>&1)
 expect_contains "-T: the forwarding switches" "$out" $'allow_tcp_forwarding: no\nallow_agent_forwarding: no\nx11_forwarding: no'
 expect_contains "-T: max_session_time" "$("$SSHROUTE" -f "$T/route.ini" -T srt-carol 2>&1)" "max_session_time: 2 s"
@@ -383,7 +461,10 @@ out=$("$SSHROUTE" -f "$T/bad.ini" -t 2>&1)
 expect_contains "-t: a bad allow_tcp_forwarding" "$out" 'bad allow_tcp_forwarding "sometimes" (yes, no, local or remote)'
 expect_contains "-t: a bad record_input" "$out" 'bad record_input "maybe" (yes or no)'
 expect_contains "-t: a relative record_dir" "$out" 'record_dir "relative/dir" is not an absolute path'
+sed 's/^record_keep_free = .*/record_keep_free = 12X/' "$T/floor.ini" >"$T/bad-floor.ini"
+expect_contains "-t: a bad record_keep_free" "$("$SSHROUTE" -f "$T/bad-floor.ini" -t 2>&1)" \
+	'record_keep_free "12X" is not a size (bytes, or with K, M, G or T)'
 
 check_no_passwords "no password in the logs or the recordings" "${GW_LOG[gw]}" "$REC"/*.cast
-check_no_leftovers "no sshroute process left" gw missing small
+check_no_leftovers "no sshroute process left" gw missing small full floor
 finish

@@ -20,7 +20,7 @@ static char tmpdir[] = "/run/unit_record.XXXXXX";
 
 static struct recording_header header(const char *user, unsigned long channel, long long max)
 {
-	struct recording_header h = { tmpdir, user, channel, 80, 24, "xterm", "a \"title\"\n", max };
+	struct recording_header h = { tmpdir, user, channel, 80, 24, "xterm", "a \"title\"\n", max, 0 };
 
 	return h;
 }
@@ -133,6 +133,15 @@ static void test_refusals(void)
 		pass("a user name is made safe for a file name");
 	else
 		fail("a user name is made safe for a file name", "%s", r ? recording_name(r) : why);
+	recording_close(r, 1);
+	h = header("dave", 5, RECORD_MAX_SIZE_DEFAULT);
+	h.keep_free = 1LL << 50;   /* more than any disk here has free */
+	r = recording_open(&h, why, sizeof(why));
+	if (r == NULL && strstr(why, "below record_keep_free (1125899906842624 bytes)") != NULL &&
+	    system("! ls /run/unit_record.*/*-dave-* >/dev/null 2>&1") == 0)
+		pass("record_keep_free: refused below it, with the reason, and no file made");
+	else
+		fail("record_keep_free: refused below it, with the reason, and no file made", "%s", why);
 	recording_close(r, 1);
 }
 
