@@ -45,6 +45,7 @@ gateway_ini() {
 		[route srt-carol]
 		upstream = ${NET}11:2022
 		max_session_time = 2
+		record = yes
 
 		[route srt-team-red]
 		upstream = ${NET}11:2022
@@ -270,6 +271,21 @@ else
 fi
 wait_no_children gw 10
 expect_eq "max_session_time: the session record says why" "session time limit" "$(record_field gw end)"
+# The recording holds everything the client received, up to the cut: the
+# ending writes out what waited in its buffer (up to a second's output).
+wait_no_children gw 10
+gw_ssh gw srt-carol 'while :; do echo "tick-$(date +%s%N)"; sleep 0.01; done' \
+	</dev/null >"$T/ticks.out" 2>/dev/null
+wait_no_children gw 10
+cast=$(newest_cast "$REC" srt-carol)
+got=$(wc -c <"$T/ticks.out")
+if [ "$got" -gt 0 ] && [ -n "$cast" ] &&
+	cast_check "$cast" "text('o') == open('$T/ticks.out', encoding='utf-8').read()"; then
+	ok "max_session_time: the recording holds all $got bytes the client received"
+else
+	not_ok "max_session_time: the recording holds all the client received" \
+		"client $got bytes; $(tail -c 200 "$cast" 2>&1)"
+fi
 # to the millisecond, not in whole seconds: never before the limit, and
 # within a poll's reach after it
 line=$(log_line 5 "${GW_LOG[gw]}" "(max_session_time = 2)") || line=
