@@ -510,7 +510,23 @@ static int key_is_listed(struct connection *p, ssh_key key)
 	return authorized_keys_match(p->target.authorized_keys, key);
 }
 
-/* A probe (no signature) is answered PK_OK only for a listed key; a signed
+/* A probe (a key without a signature) runs no lookup program, as no
+ * request before a secret does: a route that needs one answers PK_OK to
+ * any key, and the signed request that follows, the proof that the client
+ * holds the key, runs the lookup (find_route). A route without a lookup
+ * answers from its authorized_keys, as sshd does. */
+static int answer_probe(struct connection *p, ssh_key key)
+{
+	static struct route_target matched;   /* large; one connection per process */
+
+	if (!p->route_looked_up && route_match(p->cfg, p->user, &matched) == 0 &&
+	    matched.route->lookup != NULL)
+		return matched.route->auth & AUTH_PUBLICKEY ? SSH_AUTH_SUCCESS
+		                                            : count_failure(p, "publickey");
+	return key_is_listed(p, key) ? SSH_AUTH_SUCCESS : count_failure(p, "publickey");
+}
+
+/* A probe is answered PK_OK for a listed key (answer_probe); a signed
  * request, verified by libssh, logs in upstream with the route's identity. */
 static int on_auth_pubkey(ssh_session session, const char *user, struct ssh_key_struct *key,
                           char signature_state, void *userdata)
@@ -521,12 +537,12 @@ static int on_auth_pubkey(ssh_session session, const char *user, struct ssh_key_
 	(void)session;
 	if ((rc = begin_request(p, user)) != GO_ON)
 		return rc;
+	if (signature_state == SSH_PUBLICKEY_STATE_NONE)
+		return answer_probe(p, key);   /* PK_OK: the client may sign */
+	if (signature_state != SSH_PUBLICKEY_STATE_VALID)
+		return reject_attempt(p, "publickey");   /* no proof: no lookup either */
 	if (!key_is_listed(p, key))
 		return count_failure(p, "publickey");
-	if (signature_state == SSH_PUBLICKEY_STATE_NONE)
-		return SSH_AUTH_SUCCESS; /* PK_OK: the client may sign */
-	if (signature_state != SSH_PUBLICKEY_STATE_VALID)
-		return reject_attempt(p, "publickey");
 	if ((rc = upstream_ready(p)) != GO_ON)
 		return rc;
 	if (!upstream_accepts(p, SSH_AUTH_METHOD_PUBLICKEY)) {

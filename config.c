@@ -567,7 +567,18 @@ static char *resolve_file(struct parser *p, const char *name)
 	return path;
 }
 
-/* A private key (host key or identity): what names it in messages. */
+/* Whether config_load reads the identities' and CAs' private keys to check
+ * that they are usable (config_read_secret_keys in config.h). */
+static int read_secret_keys = 1;
+
+void config_read_secret_keys(int on)
+{
+	read_secret_keys = on;
+}
+
+/* A private key (host key or identity): what names it in messages. Its
+ * contents are read only for a host key, which every connection needs, or
+ * when read_secret_keys says so. */
 static int check_private_key(struct parser *p, const char *what, const char *path)
 {
 	ssh_key key = NULL;
@@ -593,6 +604,8 @@ static int check_private_key(struct parser *p, const char *what, const char *pat
 		report(p, "cannot read %s %s: %s", what, path, strerror(errno));
 		return -1;
 	}
+	if (!read_secret_keys && strcmp(what, "host key") != 0)
+		return 0;
 	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK) {
 		report(p, "%s %s is not a usable private key (unparseable or protected by a passphrase)",
 		       what, path);
@@ -635,6 +648,8 @@ static char *checked_ca(struct parser *p, const char *value)
 		free(path);
 		return NULL;
 	}
+	if (!read_secret_keys)
+		return path;
 	ca = ca_load(path, why, sizeof(why));
 	if (ca == NULL) {
 		report(p, "certificate_authority %s cannot sign certificates: it is %s", path, why);

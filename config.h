@@ -145,6 +145,14 @@ typedef void (*config_report_fn)(const char *message, void *ctx);
  * always safe). Reports every problem through report and returns their
  * number: 0 means the configuration is usable. */
 int config_load(const char *path, struct config *cfg, config_report_fn report, void *ctx);
+
+/* With on (the default), config_load reads each identity and CA key to
+ * check that it is usable. A connection's process turns that off before it
+ * loads the table: those keys are then checked for their modes and owners
+ * only, and read only after a client has logged in, for the route that
+ * needs them (auth.c), so that no stranger's connection holds them in
+ * memory. sshroute -t and -T check them whole. */
+void config_read_secret_keys(int on);
 void config_free(struct config *cfg);
 
 /* 1 when name may be put into a %u template: [A-Za-z0-9._-]{1,USER_NAME_MAX},

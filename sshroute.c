@@ -757,6 +757,7 @@ int main(int argc, char **argv)
 	fd = connection_fd();
 	if (!is_connected_stream(fd))
 		refuse_not_socket(fd, o.to_stderr);
+	config_read_secret_keys(0);
 	if (config_load(o.file, &cfg, report_to_log, NULL) != 0)
 		die(EXIT_CONFIG, "%s: configuration is not usable, connection refused", o.file);
 	level = (int)cfg.log_level + o.verbose;

@@ -7,15 +7,24 @@
  * key is refused first, then the key must be listed for the host. */
 #include "upstream.h"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "algorithms.h"
 #include "keys.h"
 #include "log.h"
+
+/* An identity file larger than this is not a key (a 16384-bit RSA key is
+ * about 13 KB). */
+#define IDENTITY_FILE_MAX (64 * 1024)
 
 /* On the upstream leg sshroute is the client and picks the cipher: with
  * AES-NI, AES-GCM costs less CPU per byte than chacha20-poly1305. */
@@ -244,16 +253,44 @@ int upstream_auth_password(ssh_session upstream, const char *password)
 	return ssh_userauth_password(upstream, NULL, password);
 }
 
+/* The identity file's text, read without stdio's buffer (which nobody
+ * wipes) into one that the caller wipes; NULL when it cannot be read. */
+static char *read_identity(const char *path, size_t *size)
+{
+	struct stat st;
+	char *text = NULL;
+	ssize_t n = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    st.st_size <= IDENTITY_FILE_MAX && (text = calloc(1, (size_t)st.st_size + 1)) != NULL) {
+		*size = (size_t)st.st_size + 1;
+		n = read(fd, text, (size_t)st.st_size);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (text != NULL && n != (ssize_t)st.st_size) {
+		OPENSSL_clear_free(text, *size);
+		text = NULL;
+	}
+	return text;
+}
+
+/* The identity is read here, after the client logged in, and wiped at
+ * once; the key is freed after its one use. */
 int upstream_auth_identity(ssh_session upstream, const char *path)
 {
+	size_t size = 0;
+	char *text = path ? read_identity(path, &size) : NULL;
 	ssh_key key = NULL;
-	int rc;
+	int rc = SSH_AUTH_ERROR;
 
-	if (path == NULL || ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK) {
+	if (text != NULL && ssh_pki_import_privkey_base64(text, NULL, NULL, NULL, &key) == SSH_OK)
+		rc = ssh_userauth_publickey(upstream, NULL, key);
+	else
 		log_error("cannot load the identity %s for the upstream", path ? path : "(none)");
-		return SSH_AUTH_ERROR;
-	}
-	rc = ssh_userauth_publickey(upstream, NULL, key);
+	if (text != NULL)
+		OPENSSL_clear_free(text, size);
 	ssh_key_free(key);
 	return rc;
 }

@@ -311,6 +311,20 @@ expect_contains "lookup: an answer may not choose the host key as identity" "$ou
 expect_contains "lookup: an answer may choose an identity that route.ini names" \
 	"$("$SSHROUTE" -f "$T/etc/route.ini" -T look-named 2>&1)" "identity: $K/id_server"
 
+# ---------------------------------------------------------------- keys in memory
+
+# Before a login, a connection's process holds neither the identity nor a
+# CA key: not even freed memory has their seeds. (The host key it needs.)
+wait_no_children gw 10
+exec 5<>"/dev/tcp/${NET}1/2222"
+head -c 8 <&5 >/dev/null   # its banner: the process has loaded route.ini
+relay=$(gateway_children gw | head -n 1)
+out=$(/usr/bin/python3 "$SRT_ROOT/tests/helpers/secrets_in_memory.py" "$relay" \
+	"$K/id_server" "$T/etc/ca_ed25519" 2>&1)
+expect_eq "a bare connection's process holds no identity and no CA key" \
+	"$K/id_server absent|$T/etc/ca_ed25519 absent" "$(printf '%s' "$out" | tr '\n' '|')"
+exec 5>&-
+
 check_no_passwords "no password in the logs" "${GW_LOG[gw]}"
 check_no_leftovers "no sshroute process left" gw
 finish

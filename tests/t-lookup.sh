@@ -376,6 +376,26 @@ lookup = $LK/nouser"
 leftover=$(pgrep -f "^/bin/sh $LK/" 2>/dev/null | tr '\n' ' ')
 expect_eq "no lookup program is left running" "" "$leftover"
 check_no_passwords "no password in the log" "${GW_LOG[gw]}"
+# Key probes (a key without a signature) run no lookup program: OpenSSH's
+# ssh with only a public key probes it, and cannot sign.
+ssh-keygen -q -t ed25519 -N '' -C probe -f "$T/probe" || die "ssh-keygen"
+rm -f "$T/probe"
+pk_ok=0
+for i in $(seq 10); do
+	timeout -k 5 20 ssh -F /dev/null -v -o UserKnownHostsFile="$T/client_known_hosts" \
+		-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes \
+		-o PreferredAuthentications=publickey -o IdentitiesOnly=yes -o IdentityFile="$T/probe.pub" \
+		-o IdentityAgent=none "${GSSAPI_OFF[@]}" -p 2222 -l "srt-xprobe-$i" "${NET}1" true \
+		</dev/null >/dev/null 2>"$T/probe.err"
+	grep -q "Server accepts key" "$T/probe.err" && pk_ok=$((pk_ok + 1))
+done
+expect_eq "10 key probes on a lookup route: each answered PK_OK, so that a client may sign" 10 "$pk_ok"
+if grep -q "srt-xprobe" "$T/seen" 2>/dev/null; then
+	not_ok "... and none runs the lookup program" "it ran for: $(grep srt-xprobe "$T/seen" | tr '\n' ' ')"
+else
+	ok "... and none runs the lookup program"
+fi
+
 check_no_leftovers "no sshroute process left after the sessions" gw
 
 [ "$N_NOT_OK" = 0 ] || show_log gw 30
