@@ -37,10 +37,13 @@
 #include "relay.h"
 #include "upstream.h"
 
-/* Every failed attempt takes at least this long to be answered, whatever
- * the reason (wrong password, no route, upstream refusal): about what
- * pam_unix takes, so a missing account looks like a wrong password. */
-#define FAILURE_DELAY_MS 2000
+/* Every failed attempt is answered this long after it arrived, whatever
+ * the reason (wrong password, no route, upstream refusal), so that a
+ * missing account looks like a wrong password, and a route whose upstream
+ * uses PAM like one whose upstream does not. The deadline lies above what
+ * an upstream's PAM takes: pam_unix asks for 2 s, which Linux-PAM
+ * randomises around 2 s (rarely as far as 3 s), plus the exchange. */
+#define FAILURE_DELAY_MS 3000
 
 /* The prompt of a keyboard-interactive exchange that sshroute asks
  * itself (see ask_password): what sshd's PAM asks. */

@@ -14,7 +14,8 @@
 #    lookup program is asked; a name without a route fails like a wrong
 #    credential (one Password: prompt for keyboard-interactive);
 #    "unavailable" comes only after a credential; gssapi-with-mic is
-#    refused and counted;
+#    refused and counted; a wrong password fails after the same time on a
+#    PAM route, a route without PAM and without a route;
 #  - login_grace_time stops a lookup program that hangs, with everything it
 #    started, and the connection still ends with its record;
 #  - an upstream's no-more-sessions@openssh.com is not taken for the
@@ -375,5 +376,37 @@ expect_match "no-more-sessions from the upstream: a second session still opens" 
 expect_match "no-more-sessions from the upstream: the connection goes on" "^echo: alive$" "$out"
 
 wait_records $records || note "fewer session records than connections"
-check_no_leftovers "no sshroute process left" gw grace
+
+# Failure timing: a wrong password fails after the same time on a route
+# whose upstream uses PAM (pam_unix waits about 2 s, randomised), on one
+# whose upstream does not, and without a route: each failure is padded to
+# a deadline from the credential's arrival, above what PAM waits.
+start_upstream_with pam "${NET}16" 2022 "UsePAM yes
+KbdInteractiveAuthentication no"
+known_hosts_entry pam >>"$T/known_hosts"
+printf '%s\n' "[server]" "host_key = $GW_KEY" "known_hosts = $T/known_hosts" "" \
+	"[route srt-alice]" "upstream = ${NET}11:2022" "" \
+	"[route srt-bob]" "upstream = ${NET}16:2022" >"$T/timing.ini"
+start_gateway timing "${NET}2" 2222 "$T/timing.ini" fd3
+probes=()
+for name in srt-alice srt-bob srt-carol; do
+	PROBE_ROUNDS=5 PROBE_PASSWORD=$WRONG_PASSWORD "$PY" "$SRT_ROOT/tests/helpers/probe_names.py" \
+		"${NET}2" 2222 password "$name" >"$T/timing.$name" 2>&1 &
+	probes+=($!)
+	track_pid $!
+done
+wait "${probes[@]}"
+out=$(cat "$T"/timing.srt-*)
+note "wrong password, median ms: $(printf '%s' "$out" | tr '\n' ' ')"
+medians=$(printf '%s\n' "$out" | sed -n 's/.* ms=//p' | sort -n)
+spread=$(printf '%s\n' "$medians" | sed -n '1p;$p' | tr '\n' ' ' | awk '{ printf "%.0f", $2 - $1 }')
+if [ "$(printf '%s\n' "$medians" | wc -l)" = 3 ] && [ "$spread" -lt 50 ] &&
+	[ "$(printf '%s\n' "$medians" | head -n 1 | cut -d. -f1)" -ge 3000 ]; then
+	ok "a wrong password fails after the same time with PAM, without, and without a route (spread $spread ms)"
+else
+	not_ok "a wrong password fails after the same time with PAM, without, and without a route" \
+		"medians differ by ${spread:-?} ms: $out"
+fi
+
+check_no_leftovers "no sshroute process left" gw grace timing
 finish

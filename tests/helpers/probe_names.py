@@ -6,6 +6,10 @@ Usage: probe_names.py ADDR PORT MODE NAME...
            connection, the key exchange, then a "none" userauth request
            timed on its own. Prints one line per NAME:
              NAME methods=M,... banner=yes|no ms=MEDIAN
+  password for each NAME, ROUNDS times: a new connection, the key
+           exchange, a "none" request, then a password request with the
+           password in $PROBE_PASSWORD (a wrong one), timed from the request
+           to the failure. Prints one line per NAME: NAME ms=MEDIAN
   gssapi   one connection as the first NAME: a "none" request, then
            gssapi-with-mic requests (Kerberos OID) until the server ends the
            connection, at most 10. Prints "answers N" (the requests the
@@ -66,6 +70,31 @@ def probe_none(addr, port, names):
                                                    statistics.median(times)), flush=True)
 
 
+def password_once(addr, port, name, password):
+    t = connect(addr, port)
+    try:
+        t.auth_none(name)
+    except (paramiko.BadAuthenticationType, paramiko.SSHException):
+        pass
+    start = time.monotonic()
+    try:
+        t.auth_password(name, password)
+    except paramiko.SSHException:
+        pass
+    ms = (time.monotonic() - start) * 1000
+    t.close()
+    return ms
+
+
+def probe_password(addr, port, names):
+    os = __import__("os")
+    rounds = int(os.environ.get("PROBE_ROUNDS", "5"))
+    for name in names:
+        times = [password_once(addr, port, name, os.environ.get("PROBE_PASSWORD", ""))
+                 for _ in range(rounds)]
+        print("%s ms=%.1f" % (name, statistics.median(times)), flush=True)
+
+
 def probe_gssapi(addr, port, name):
     t = connect(addr, port)
     try:
@@ -104,6 +133,8 @@ def main():
     names = sys.argv[4:]
     if mode == "none":
         probe_none(addr, port, names)
+    elif mode == "password":
+        probe_password(addr, port, names)
     elif mode == "gssapi":
         probe_gssapi(addr, port, names[0])
     else:
