@@ -24,7 +24,7 @@
 
 /* An identity file larger than this is not a key (a 16384-bit RSA key is
  * about 13 KB). */
-#define IDENTITY_FILE_MAX (64 * 1024)
+#define IDENTITY_FILE_MAX (64L * 1024)
 
 /* On the upstream leg sshroute is the client and picks the cipher: with
  * AES-NI, AES-GCM costs less CPU per byte than chacha20-poly1305. */

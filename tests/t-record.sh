@@ -228,8 +228,8 @@ check_log_line "record_keep_free: the log says why" "${GW_LOG[floor]}" "session 
 	"below record_keep_free (524288 bytes)"
 wait_no_children floor 10
 # the tmpfs is in the gateway's mount namespace
-floor_cast=$(nsenter -t "${GW_PID[floor]}" -m sh -c "ls $T/rec-floor/*srt-alice*.cast" 2>/dev/null | head -n 1)
-if [ -n "$floor_cast" ] && nsenter -t "${GW_PID[floor]}" -m cat "$floor_cast" >"$T/floor.cast" &&
+floor_cast=$(nsenter -t "${GW_PID[floor]}" -m -r sh -c "ls $T/rec-floor/*srt-alice*.cast" 2>/dev/null | head -n 1)
+if [ -n "$floor_cast" ] && nsenter -t "${GW_PID[floor]}" -m -r cat "$floor_cast" >"$T/floor.cast" &&
 	cast_check "$T/floor.cast" "'floor-start' in text('o')"; then
 	ok "record_keep_free: the recording is closed whole, with the start of the output"
 else
