@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,13 +412,20 @@ static int accept_partially(struct connection *p, const char *method)
 	return SSH_AUTH_PARTIAL;
 }
 
-/* Counts a failure the way sshd does: the max_auth_tries-th failure ends
- * the connection. */
-static int count_failure(struct connection *p, const char *method)
+/* Logs a failure in the line that fail2ban's filter matches, and counts
+ * it. */
+static void note_failure(struct connection *p, const char *method)
 {
 	p->failures++;
 	log_info("failed %s (%d of %d)", method, p->failures,
 	         p->cfg->max_auth_tries);
+}
+
+/* Counts a failure the way sshd does: the max_auth_tries-th failure ends
+ * the connection. */
+static int count_failure(struct connection *p, const char *method)
+{
+	note_failure(p, method);
 	if (p->failures >= p->cfg->max_auth_tries)
 		connection_end(p, EXIT_CLIENT, "too many authentication failures",
 		               "Too many authentication failures");
@@ -451,6 +459,15 @@ static int upstream_verdict(struct connection *p, int rc, const char *method)
 
 static int abandon_upstream_kbdint(struct connection *p);
 
+/* Wipes and forgets the answer to sshroute's Password: prompt. */
+static void drop_held_password(struct connection *p)
+{
+	if (p->held_password == NULL)
+		return;
+	OPENSSL_clear_free(p->held_password, strlen(p->held_password) + 1);
+	p->held_password = NULL;
+}
+
 /* Common start of every request. Returns GO_ON when the request can go
  * on, or an SSH_AUTH_* answer for it. */
 static int begin_request(struct connection *p, const char *user)
@@ -462,7 +479,12 @@ static int begin_request(struct connection *p, const char *user)
 	}
 	start_attempt(p);
 	accept_user(p, user);
-	p->kbdint = KBDINT_NONE;
+	drop_held_password(p);
+	/* a new request instead of the answers a round asked for */
+	if (p->kbdint != KBDINT_NONE) {
+		p->kbdint = KBDINT_NONE;
+		count_failure(p, "keyboard-interactive");
+	}
 	return abandon_upstream_kbdint(p);
 }
 
@@ -594,17 +616,15 @@ static void relay_prompts(struct connection *p, ssh_message msg)
 	p->kbdint = KBDINT_UPSTREAM;
 }
 
-/* One ordinary password prompt, as sshd's PAM asks it. Its answer goes
- * upstream as a password (KBDINT_PASSWORD: the upstream takes passwords,
- * not keyboard-interactive) or fails like a wrong one (KBDINT_FAKE: no
- * route, or nothing upstream to pass it to). */
-static void ask_password(struct connection *p, ssh_message msg, int kind)
+/* sshroute's own first round: one ordinary password prompt, as sshd's PAM
+ * asks it, the same for every name, before any lookup or upstream. */
+static void ask_password(struct connection *p, ssh_message msg)
 {
 	const char *prompts[] = { password_prompt };
 	char echo[] = { 0 };
 
 	send_prompts(p, msg, "", "", 1, prompts, echo);
-	p->kbdint = kind;
+	p->kbdint = KBDINT_FIRST;
 }
 
 /* Copies the client's answers to the upstream. Returns -1 when their
@@ -673,44 +693,152 @@ static void reply(const struct connection *p, ssh_message msg, int rc)
 	ssh_message_reply_default(msg);
 }
 
+static void fill_first_round(struct connection *p, ssh_message msg);
+
 /* One step of the upstream's conversation: another round goes to the
- * client; an end is the client's answer. */
+ * client (the first with a prompt takes the answer to sshroute's own
+ * Password: prompt); an end is the client's answer. */
 static void kbdint_step(struct connection *p, ssh_message msg, int rc)
 {
 	if (rc == SSH_AUTH_INFO) {
-		relay_prompts(p, msg);
+		if (p->held_password != NULL)
+			fill_first_round(p, msg);
+		else
+			relay_prompts(p, msg);
 		return;
 	}
+	drop_held_password(p);
 	p->kbdint = KBDINT_NONE;
 	reply(p, msg, upstream_verdict(p, rc, "keyboard-interactive"));
 }
 
+/* A keyboard-interactive request: sshroute's own Password: prompt first,
+ * whatever the name; only its answer, a secret, may run a lookup or reach
+ * an upstream (first_answer). */
 static void kbdint_start(struct connection *p, ssh_message msg)
 {
 	int rc = begin_request(p, ssh_message_auth_user(msg));
 
-	if (rc == GO_ON && (route_takes(p, AUTH_KBDINT) || route_takes(p, AUTH_PASSWORD)))
-		rc = upstream_ready(p);
 	if (rc != GO_ON) {
 		reply(p, msg, rc);
 		return;
 	}
-	if (upstream_accepts(p, SSH_AUTH_METHOD_INTERACTIVE))
-		kbdint_step(p, msg, upstream_kbdint_step(p));
-	else if (upstream_accepts(p, SSH_AUTH_METHOD_PASSWORD))
-		ask_password(p, msg, KBDINT_PASSWORD);
-	else
-		ask_password(p, msg, KBDINT_FAKE);
+	ask_password(p, msg);
 }
 
-/* The answer to ask_password(p, msg, KBDINT_PASSWORD), as a password. */
-static int password_answer(struct connection *p)
+/* The index of the first prompt of the upstream's round that does not
+ * echo (a password), -1 when there is none. */
+static int first_secret_prompt(struct connection *p)
 {
-	if (ssh_userauth_kbdint_getnanswers(p->client) != 1)
-		return reject_attempt(p, "password");
-	return upstream_verdict(p, upstream_auth_password(p->upstream,
-	                                                  ssh_userauth_kbdint_getanswer(p->client, 0)),
-	                        "password");
+	int n = ssh_userauth_kbdint_getnprompts(p->upstream), i;
+	char echo;
+
+	for (i = 0; i < n; i++) {
+		echo = 1;
+		ssh_userauth_kbdint_getprompt(p->upstream, (unsigned int)i, &echo);
+		if (!echo)
+			return i;
+	}
+	return -1;
+}
+
+/* Sends the upstream's round but for prompt skip (already answered) to
+ * the client, as a round of its own. */
+static void relay_rest(struct connection *p, ssh_message msg, int skip)
+{
+	int n = ssh_userauth_kbdint_getnprompts(p->upstream), i, k = 0;
+	const char **prompts = calloc((size_t)n, sizeof(*prompts));
+	char *echo = calloc((size_t)n, 1);
+
+	if (prompts == NULL || echo == NULL)
+		connection_end(p, EXIT_INTERNAL, "out of memory", NULL);
+	for (i = 0; i < n; i++) {
+		if (i == skip)
+			continue;
+		prompts[k] = ssh_userauth_kbdint_getprompt(p->upstream, (unsigned int)i, &echo[k]);
+		k++;
+	}
+	send_prompts(p, msg, ssh_userauth_kbdint_getname(p->upstream),
+	             ssh_userauth_kbdint_getinstruction(p->upstream), (unsigned int)k, prompts, echo);
+	free(prompts);
+	free(echo);
+	p->kbdint = KBDINT_REST;
+	p->kbdint_filled = skip;
+}
+
+/* The upstream's first round with a prompt: the answer to sshroute's
+ * Password: prompt fills its first prompt that does not echo; its other
+ * prompts (a one-time code) go to the client as a round of their own.
+ * Rounds before it without prompts (a notice) go to the client as they
+ * are, the answer held for the next; a round whose prompts all echo goes
+ * as it is, and the answer is dropped. */
+static void fill_first_round(struct connection *p, ssh_message msg)
+{
+	int k = first_secret_prompt(p);
+
+	if (k < 0) {
+		if (ssh_userauth_kbdint_getnprompts(p->upstream) > 0)
+			drop_held_password(p);
+		relay_prompts(p, msg);
+		return;
+	}
+	ssh_userauth_kbdint_setanswer(p->upstream, (unsigned int)k, p->held_password);
+	drop_held_password(p);
+	if (ssh_userauth_kbdint_getnprompts(p->upstream) == 1)
+		kbdint_step(p, msg, upstream_kbdint_step(p));
+	else
+		relay_rest(p, msg, k);
+}
+
+/* The answer to sshroute's Password: prompt: the secret that lets the
+ * route be looked up and the upstream be asked, by keyboard-interactive
+ * or as a password. */
+static void first_answer(struct connection *p, ssh_message msg)
+{
+	const char *password = ssh_userauth_kbdint_getnanswers(p->client) == 1
+	                       ? ssh_userauth_kbdint_getanswer(p->client, 0) : NULL;
+	int rc;
+
+	if (password == NULL ||
+	    !(route_takes(p, AUTH_KBDINT) || route_takes(p, AUTH_PASSWORD))) {
+		reply(p, msg, reject_attempt(p, "keyboard-interactive"));
+		return;
+	}
+	if ((rc = upstream_ready(p)) != GO_ON) {
+		reply(p, msg, rc);
+		return;
+	}
+	if (upstream_accepts(p, SSH_AUTH_METHOD_INTERACTIVE)) {
+		if ((p->held_password = strdup(password)) == NULL)
+			connection_end(p, EXIT_INTERNAL, "out of memory", NULL);
+		kbdint_step(p, msg, upstream_kbdint_step(p));
+	} else if (upstream_accepts(p, SSH_AUTH_METHOD_PASSWORD)) {
+		reply(p, msg, upstream_verdict(p, upstream_auth_password(p->upstream, password),
+		                               "password"));
+	} else {
+		reply(p, msg, reject_attempt(p, "keyboard-interactive"));
+	}
+}
+
+/* The client's answers to the rest of the upstream's first round: they go
+ * to its prompts but the one already filled. Returns -1 when they do not
+ * fit. */
+static int pass_rest(struct connection *p)
+{
+	int n = ssh_userauth_kbdint_getnprompts(p->upstream), i, k = 0;
+
+	if (ssh_userauth_kbdint_getnanswers(p->client) != n - 1) {
+		log_info("client gave %d answers to %d prompts", ssh_userauth_kbdint_getnanswers(p->client),
+		         n - 1);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (i != p->kbdint_filled &&
+		    ssh_userauth_kbdint_setanswer(p->upstream, (unsigned int)i,
+		                                  ssh_userauth_kbdint_getanswer(p->client,
+		                                                                (unsigned int)k++)) < 0)
+			return -1;
+	return 0;
 }
 
 static void kbdint_continue(struct connection *p, ssh_message msg)
@@ -723,11 +851,11 @@ static void kbdint_continue(struct connection *p, ssh_message msg)
 	}
 	start_attempt(p);
 	p->kbdint = KBDINT_NONE;
-	if (kind == KBDINT_PASSWORD) {
-		reply(p, msg, password_answer(p));
+	if (kind == KBDINT_FIRST) {
+		first_answer(p, msg);
 		return;
 	}
-	if (kind == KBDINT_FAKE || pass_answers(p) < 0) {
+	if ((kind == KBDINT_REST ? pass_rest(p) : pass_answers(p)) < 0) {
 		if (abandon_upstream_kbdint(p) != GO_ON) {
 			reply(p, msg, SSH_AUTH_SUCCESS);
 			return;
@@ -867,6 +995,9 @@ void auth_wait(struct connection *p)
 		connection_stop_if_asked(p);
 		ssh_event_dopoll(p->event, 1000);
 		if (session_is_gone(p->client)) {
+			/* a round left unanswered is a failed attempt, as a wrong answer is */
+			if (p->kbdint != KBDINT_NONE)
+				note_failure(p, "keyboard-interactive");
 			log_info("client disconnected before authentication: %s", ssh_get_error(p->client));
 			connection_end(p, EXIT_CLIENT, "client left before login", NULL);
 		}

@@ -38,9 +38,14 @@ struct connection {
 	int partial;                  /* the upstream gave partial success: offer its methods */
 	int key_proven;               /* a listed key was signed before the upstream took keys */
 	int failures;                 /* failed authentication attempts */
-	enum { KBDINT_NONE, KBDINT_UPSTREAM, KBDINT_PASSWORD, KBDINT_FAKE }
-		kbdint;                   /* the client owes answers to: the upstream's round, a
-		                           * password prompt, or one that cannot succeed */
+	enum { KBDINT_NONE, KBDINT_FIRST, KBDINT_UPSTREAM, KBDINT_REST }
+		kbdint;                   /* the client owes answers to: sshroute's own first
+		                           * Password: prompt, the upstream's round, or the
+		                           * rest of the upstream's first round */
+	int kbdint_filled;            /* KBDINT_REST: the upstream's prompt that the
+		                           * answer to the first Password: prompt filled */
+	char *held_password;          /* that answer, while the upstream's rounds before
+		                           * its first password prompt (notices) go by */
 	int upstream_kbdint;          /* the upstream waits for answers to a round */
 	struct timespec attempt_started;
 	int authenticated;

@@ -1,9 +1,11 @@
 #!/bin/bash
 # Keyboard-interactive through sshroute (issue 3): a real PAM conversation
-# on OpenSSH; multi-prompt and multi-round challenges (password, then a
-# one-time code) from a small asyncssh server, relayed verbatim (name,
-# instruction, prompts, echo flags: paramiko sees the same rounds through
-# sshroute as directly); and partial success (sshd AuthenticationMethods)
+# on OpenSSH (paramiko sees the same rounds through sshroute as directly);
+# multi-prompt and multi-round challenges (password, then a one-time code)
+# from a small asyncssh server: the first round is sshroute's own
+# Password: prompt (issue 25), whose answer fills the upstream's first
+# password prompt, and the rest is relayed verbatim (name, instruction,
+# prompts, echo flags); and partial success (sshd AuthenticationMethods)
 # relayed, so that the client does both steps through the proxy.
 
 . "$(dirname "$0")/lib.sh"
@@ -246,10 +248,25 @@ else
 	not_ok "wrong code: the upstream got the client's answer" "$(tail -n 5 "${UP_DIR[otp]}/server.log")"
 fi
 
+# The first round is sshroute's own Password: prompt, whatever the name;
+# its answer fills the upstream's first password prompt, the other prompts
+# of that round follow as a round of their own, later rounds (and notices
+# before it) verbatim: name, instruction, prompts and echo flags.
+own='ROUND ["", "", [["Password: ", false]]]'
+code='[["One-time code: ", true]]'
+want_otp1="$own
+ROUND [\"sshroute test 2FA\", \"Answer both prompts.\", $code]"
+want_otp2="$own
+ROUND [\"Step 2 of 2\", \"Now the code from your token.\", $code]"
+want_otp3="$own
+ROUND [\"Notice\", \"This test system is watched.\", []]
+ROUND [\"Login\", \"Password and code, please.\", $code]"
 for u in srt-otp1 srt-otp2 srt-otp3; do
-	SRT_PASSWORD=$OTP_PASSWORD SRT_CODE=$OTP_CODE same_rounds \
-		"$u: paramiko sees the same rounds (name, instruction, prompts, echo) as without sshroute" \
-		otp "$u" host-otp --kbdint
+	want=want_${u#srt-}
+	out=$(SRT_PASSWORD=$OTP_PASSWORD SRT_CODE=$OTP_CODE paramiko_rounds gw "$u" --kbdint)
+	expect_eq "$u: sshroute's Password: round, then the rest of the upstream's rounds" \
+		"${!want}
+output 'host-otp' exit 0" "$out"
 done
 
 # ---------------------------------------------------------------- partial success

@@ -249,6 +249,37 @@ else
 	ok "before a credential: no lookup program runs"
 fi
 
+# A bare keyboard-interactive request is answered with sshroute's own
+# Password: prompt, the same at the same speed for every name, without a
+# lookup or an upstream (20 requests per name).
+contacts_before=$(grep -c 'connected to upstream' "$LOG")
+out=$(PROBE_ROUNDS=20 "$PY" "$SRT_ROOT/tests/helpers/probe_names.py" "${NET}1" 2222 kbdint \
+	srt-alice srt-bob srt-down srt-lk-one srt-mallory 2>&1)
+records=$((records + 100))
+note "$out"
+expect_eq "bare keyboard-interactive: one Password: prompt, the same for every name" \
+	'round=["", "", [["Password: ", false]]]' \
+	"$(printf '%s\n' "$out" | grep -o 'round=.* ms' | sed 's/ ms$//' | sort -u)"
+spread=$(printf '%s\n' "$out" | sed -n 's/.* ms=//p' | sort -n | sed -n '1p;$p' | tr '\n' ' ' |
+	awk '{ printf "%.2f", $2 - $1 }')
+if [ -n "$spread" ] && awk -v s="$spread" 'BEGIN { exit !(s < 1) }'; then
+	ok "bare keyboard-interactive: the same speed for every name (medians within $spread ms)"
+else
+	not_ok "bare keyboard-interactive: the same speed for every name" "medians differ by ${spread:-?} ms: $out"
+fi
+wait_records $records || note "fewer session records than probes"
+# each probe answered its round with nothing: a failure, in the line that
+# fail2ban's filter matches (t-fail2ban.sh)
+expect_eq "bare keyboard-interactive, an empty answer: each is a failure, logged for fail2ban" 100 \
+	"$(grep -c 'info: failed keyboard-interactive (1 of [0-9]*) \[client .* user="srt-' "$LOG")"
+expect_eq "bare keyboard-interactive: no upstream is contacted" "$contacts_before" \
+	"$(grep -c 'connected to upstream' "$LOG")"
+if [ -e "$T/lookup-ran" ]; then
+	not_ok "bare keyboard-interactive: no lookup program runs" "$T/lookup.sh ran"
+else
+	ok "bare keyboard-interactive: no lookup program runs"
+fi
+
 # A name without a route and keyboard-interactive: one ordinary password
 # prompt, then the refusal after the failure delay.
 : >"$T/prompts"

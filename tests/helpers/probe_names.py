@@ -10,6 +10,11 @@ Usage: probe_names.py ADDR PORT MODE NAME...
            exchange, a "none" request, then a password request with the
            password in $PROBE_PASSWORD (a wrong one), timed from the request
            to the failure. Prints one line per NAME: NAME ms=MEDIAN
+  kbdint   for each NAME, ROUNDS times: a new connection, the key exchange,
+           a "none" request, then a bare keyboard-interactive request, timed
+           until the server's first round arrives; the round is answered
+           with nothing and the connection closed. Prints one line per NAME:
+             NAME round=[name, instruction, [[prompt, echo], ...]] ms=MEDIAN
   gssapi   one connection as the first NAME: a "none" request, then
            gssapi-with-mic requests (Kerberos OID) until the server ends the
            connection, at most 10. Prints "answers N" (the requests the
@@ -95,6 +100,56 @@ def probe_password(addr, port, names):
         print("%s ms=%.1f" % (name, statistics.median(times)), flush=True)
 
 
+def kbdint_once(addr, port, name):
+    t = connect(addr, port)
+    try:
+        t.auth_none(name)
+    except (paramiko.BadAuthenticationType, paramiko.SSHException):
+        pass
+    got = {}
+    arrived = threading.Event()
+
+    def handler(title, instruction, prompts):
+        got["at"] = time.monotonic()
+        got["round"] = [title, instruction, [[p, bool(e)] for p, e in prompts]]
+        arrived.set()
+        return []
+
+    h = t.auth_handler
+    h.auth_event = threading.Event()
+    h.auth_method = "keyboard-interactive"
+    h.username = name
+    h.interactive_handler = handler
+    h.submethods = ""
+    m = Message()
+    m.add_byte(cMSG_USERAUTH_REQUEST)
+    m.add_string(name)
+    m.add_string("ssh-connection")
+    m.add_string("keyboard-interactive")
+    m.add_string("")
+    m.add_string("")
+    start = time.monotonic()
+    t._send_message(m)
+    arrived.wait(10)
+    t.close()
+    if "at" not in got:
+        return None, None
+    return got["round"], (got["at"] - start) * 1000
+
+
+def probe_kbdint(addr, port, names):
+    rounds = int(__import__("os").environ.get("PROBE_ROUNDS", "5"))
+    for name in names:
+        seen, times = set(), []
+        for _ in range(rounds):
+            round_, ms = kbdint_once(addr, port, name)
+            seen.add(__import__("json").dumps(round_))
+            if ms is not None:
+                times.append(ms)
+        print("%s round=%s ms=%.2f" % (name, "|".join(sorted(seen)),
+                                      statistics.median(times) if times else -1), flush=True)
+
+
 def probe_gssapi(addr, port, name):
     t = connect(addr, port)
     try:
@@ -133,6 +188,8 @@ def main():
     names = sys.argv[4:]
     if mode == "none":
         probe_none(addr, port, names)
+    elif mode == "kbdint":
+        probe_kbdint(addr, port, names)
     elif mode == "password":
         probe_password(addr, port, names)
     elif mode == "gssapi":
