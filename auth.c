@@ -693,18 +693,21 @@ static void reply(const struct connection *p, ssh_message msg, int rc)
 	ssh_message_reply_default(msg);
 }
 
-static void fill_first_round(struct connection *p, ssh_message msg);
+static int fill_first_round(struct connection *p, ssh_message msg);
 
 /* One step of the upstream's conversation: another round goes to the
  * client (the first with a prompt takes the answer to sshroute's own
- * Password: prompt); an end is the client's answer. */
+ * Password: prompt first); an end is the client's answer. */
 static void kbdint_step(struct connection *p, ssh_message msg, int rc)
 {
+	/* at most twice: fill_first_round drops the answer when it uses it */
+	while (rc == SSH_AUTH_INFO && p->held_password != NULL) {
+		if (fill_first_round(p, msg))
+			return;
+		rc = upstream_kbdint_step(p);
+	}
 	if (rc == SSH_AUTH_INFO) {
-		if (p->held_password != NULL)
-			fill_first_round(p, msg);
-		else
-			relay_prompts(p, msg);
+		relay_prompts(p, msg);
 		return;
 	}
 	drop_held_password(p);
@@ -771,8 +774,10 @@ static void relay_rest(struct connection *p, ssh_message msg, int skip)
  * prompts (a one-time code) go to the client as a round of their own.
  * Rounds before it without prompts (a notice) go to the client as they
  * are, the answer held for the next; a round whose prompts all echo goes
- * as it is, and the answer is dropped. */
-static void fill_first_round(struct connection *p, ssh_message msg)
+ * as it is, and the answer is dropped. Returns 1 when a round went to the
+ * client, 0 when the upstream's next step is due (the answer filled the
+ * round's only prompt). */
+static int fill_first_round(struct connection *p, ssh_message msg)
 {
 	int k = first_secret_prompt(p);
 
@@ -780,14 +785,14 @@ static void fill_first_round(struct connection *p, ssh_message msg)
 		if (ssh_userauth_kbdint_getnprompts(p->upstream) > 0)
 			drop_held_password(p);
 		relay_prompts(p, msg);
-		return;
+		return 1;
 	}
 	ssh_userauth_kbdint_setanswer(p->upstream, (unsigned int)k, p->held_password);
 	drop_held_password(p);
 	if (ssh_userauth_kbdint_getnprompts(p->upstream) == 1)
-		kbdint_step(p, msg, upstream_kbdint_step(p));
-	else
-		relay_rest(p, msg, k);
+		return 0;
+	relay_rest(p, msg, k);
+	return 1;
 }
 
 /* The answer to sshroute's Password: prompt: the secret that lets the
