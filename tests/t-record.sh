@@ -197,13 +197,20 @@ cast_check "$cast" 'len(text("o")) == 33554432' &&
 
 # ---------------------------------------------------------------- fail closed
 
-out=$(LOGLEVEL=INFO gw_ssh missing srt-alice "echo ran-$RUN_ID" 2>"$T/err")
-rc=$?
-if [ "$rc" != 0 ] && [ -z "$out" ] && grep -qF "sshroute: session recording is unavailable" "$T/err"; then
-	ok "missing record_dir: the session is refused, with a clear message"
-else
-	not_ok "missing record_dir: the session is refused, with a clear message" "rc $rc, out '$out', err '$(cat "$T/err")'"
-fi
+# refused_unrecorded GW CASE: a recorded session through GW does not
+# start; the client gets the message and a failing exit status.
+refused_unrecorded() {
+	local out rc
+	out=$(LOGLEVEL=INFO gw_ssh "$1" srt-alice "echo ran-$RUN_ID" 2>"$T/err")
+	rc=$?
+	if [ "$rc" != 0 ] && [ -z "$out" ] && grep -qF "sshroute: session recording is unavailable" "$T/err"; then
+		ok "$2"
+	else
+		not_ok "$2" "rc $rc, out '$out', err '$(cat "$T/err")'"
+	fi
+}
+
+refused_unrecorded missing "missing record_dir: the session is refused, with a clear message"
 check_log_line "missing record_dir: the log says why" "${GW_LOG[missing]}" "cannot be recorded" \
 	"$T/no-such-dir" "No such file or directory"
 
@@ -235,13 +242,7 @@ if [ -n "$floor_cast" ] && nsenter -t "${GW_PID[floor]}" -m -r cat "$floor_cast"
 else
 	not_ok "record_keep_free: the recording is closed whole" "${floor_cast:-no file}: $(tail -c 200 "$T/floor.cast" 2>&1)"
 fi
-out=$(LOGLEVEL=INFO gw_ssh floor srt-alice "echo ran-$RUN_ID" 2>"$T/err")
-rc=$?
-if [ "$rc" != 0 ] && [ -z "$out" ] && grep -qF "sshroute: session recording is unavailable" "$T/err"; then
-	ok "record_keep_free: below it, a new recorded session is refused, with a clear message"
-else
-	not_ok "record_keep_free: below it, a new recorded session is refused" "rc $rc, out '$out', err '$(cat "$T/err")'"
-fi
+refused_unrecorded floor "record_keep_free: below it, a new recorded session is refused, with a clear message"
 check_log_line "record_keep_free: the refusal's log line says why" "${GW_LOG[floor]}" \
 	"cannot be recorded" "below record_keep_free"
 
@@ -273,6 +274,8 @@ wait_no_children gw 10
 expect_eq "max_session_time: the session record says why" "session time limit" "$(record_field gw end)"
 # The recording holds everything the client received, up to the cut: the
 # ending writes out what waited in its buffer (up to a second's output).
+# (It may hold a little more than ssh printed: OpenSSH's client exits at
+# the disconnect without writing out the channel data it has buffered.)
 wait_no_children gw 10
 gw_ssh gw srt-carol 'while :; do echo "tick-$(date +%s%N)"; sleep 0.01; done' \
 	</dev/null >"$T/ticks.out" 2>/dev/null
@@ -280,7 +283,7 @@ wait_no_children gw 10
 cast=$(newest_cast "$REC" srt-carol)
 got=$(wc -c <"$T/ticks.out")
 if [ "$got" -gt 0 ] && [ -n "$cast" ] &&
-	cast_check "$cast" "text('o') == open('$T/ticks.out', encoding='utf-8').read()"; then
+	cast_check "$cast" "text('o').startswith(open('$T/ticks.out', encoding='utf-8').read())"; then
 	ok "max_session_time: the recording holds all $got bytes the client received"
 else
 	not_ok "max_session_time: the recording holds all the client received" \

@@ -45,6 +45,16 @@ def connect(addr, port):
     return t
 
 
+def connect_as(addr, port, name):
+    """A connection whose "none" request has named the user."""
+    t = connect(addr, port)
+    try:
+        t.auth_none(name)
+    except (paramiko.BadAuthenticationType, paramiko.SSHException):
+        pass
+    return t
+
+
 def none_once(addr, port, name):
     t = connect(addr, port)
     methods = []
@@ -76,11 +86,7 @@ def probe_none(addr, port, names):
 
 
 def password_once(addr, port, name, password):
-    t = connect(addr, port)
-    try:
-        t.auth_none(name)
-    except (paramiko.BadAuthenticationType, paramiko.SSHException):
-        pass
+    t = connect_as(addr, port, name)
     start = time.monotonic()
     try:
         t.auth_password(name, password)
@@ -101,11 +107,7 @@ def probe_password(addr, port, names):
 
 
 def kbdint_once(addr, port, name):
-    t = connect(addr, port)
-    try:
-        t.auth_none(name)
-    except (paramiko.BadAuthenticationType, paramiko.SSHException):
-        pass
+    t = connect_as(addr, port, name)
     got = {}
     arrived = threading.Event()
 
@@ -151,11 +153,7 @@ def probe_kbdint(addr, port, names):
 
 
 def probe_gssapi(addr, port, name):
-    t = connect(addr, port)
-    try:
-        t.auth_none(name)
-    except (paramiko.BadAuthenticationType, paramiko.SSHException):
-        pass
+    t = connect_as(addr, port, name)
     handler = t.auth_handler
     answers = 0
     for _ in range(10):
