@@ -287,7 +287,7 @@ if [ "$got" -gt 0 ] && [ -n "$cast" ] &&
 	ok "max_session_time: the recording holds all $got bytes the client received"
 else
 	not_ok "max_session_time: the recording holds all the client received" \
-		"client $got bytes; $(tail -c 200 "$cast" 2>&1)"
+		"client $got bytes, ending $(tail -c 60 "$T/ticks.out" | tr '\n' ' '); recording ending $(tail -c 160 "$cast" 2>&1)"
 fi
 # to the millisecond, not in whole seconds: never before the limit, and
 # within a poll's reach after it
