@@ -379,6 +379,24 @@ wait_no_children gw 10
 expect_eq "... and the session record names that recording" "$(basename "${cast:-none}")" \
 	"$(basename "$(record_field gw recordings)")"
 
+# ---------------------------------------------------------------- a protocol violation
+
+# A command's output reached the client; then the client breaks the window
+# on another channel and is cut off: the recording still holds the output.
+wait_no_children gw 10
+out=$(timeout -k 5 90 /usr/bin/python3 "$SRT_ROOT/tests/helpers/hostile_peer.py" "${NET}1" 2222 \
+	srt-alice "${PASSWORD[srt-alice]}" violate "echo violated-$RUN_ID; sleep 30" 2>&1)
+expect_match "a client that breaks the window after a command: cut off" "^ended: " "$out"
+wait_no_children gw 10
+cast=$(grep -l "violated-$RUN_ID" "$REC"/*srt-alice*.cast 2>/dev/null | head -n 1)
+if [ -n "$cast" ] && cast_check "$cast" "'violated-$RUN_ID' in text('o')"; then
+	ok "... and the recording holds the output the client received"
+else
+	not_ok "... and the recording holds the output the client received" \
+		"$out; $(ls "$REC" | tail -n 3 | tr '\n' ' ')"
+fi
+expect_eq "... and the session record says why" "protocol violation" "$(record_field gw end)"
+
 # ---------------------------------------------------------------- a clean stop
 
 # stop_session SIGNAL: a recorded session prints a line then waits; its

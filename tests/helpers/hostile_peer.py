@@ -23,6 +23,10 @@ the login). Password authentication; then MODE:
                        more packets, though what the gateway still sends is
                        read, so that no reset destroys data in flight);
                        prints "sha256 HEX" of what was sent.
+  violate CMD          exec CMD on one channel and read the first line of
+                       its output, the channel left open (CMD goes on);
+                       then flood a second one as "flood 8" does. Prints
+                       "output LINE" and "ended: REASON".
   stall SECONDS CMD    exec CMD on a channel with a 32 KiB window, read
                        nothing for SECONDS, then read to the end; prints
                        "received N" (bytes), "sha256 HEX", "exit STATUS"
@@ -67,6 +71,20 @@ def run_echo(t):
         print("echo: %s" % out.decode().strip(), flush=True)
     except (paramiko.SSHException, OSError, EOFError) as e:
         print("echo failed: %s" % e, flush=True)
+
+
+def violate(t, command):
+    first = t.open_session(timeout=10)
+    first.settimeout(30)
+    first.exec_command(command)
+    out = b""
+    while b"\n" not in out:
+        data = first.recv(65536)
+        if not data:
+            break
+        out += data
+    print("output %s" % out.decode(errors="replace").strip(), flush=True)
+    flood(t, 8)
 
 
 def flood(t, mib):
@@ -193,6 +211,8 @@ def main():
     elif mode == "upload":
         upload(t, int(args[0]), args[1])
         return
+    elif mode == "violate":
+        violate(t, args[0])
     elif mode == "stall":
         stall(t, float(args[0]), args[1])
     else:
