@@ -432,7 +432,7 @@ note "wrong password, median ms: $(printf '%s' "$out" | tr '\n' ' ')"
 medians=$(printf '%s\n' "$out" | sed -n 's/.* ms=//p' | sort -n)
 spread=$(printf '%s\n' "$medians" | sed -n '1p;$p' | tr '\n' ' ' | awk '{ printf "%.0f", $2 - $1 }')
 if [ "$(printf '%s\n' "$medians" | wc -l)" = 3 ] && [ "$spread" -lt 50 ] &&
-	[ "$(printf '%s\n' "$medians" | head -n 1 | cut -d. -f1)" -ge 3500 ]; then
+	[ "$(printf '%s\n' "$medians" | head -n 1 | cut -d. -f1)" -ge 5000 ]; then
 	ok "a wrong password fails after the same time with PAM, without, and without a route (spread $spread ms)"
 else
 	not_ok "a wrong password fails after the same time with PAM, without, and without a route" \
