@@ -8,7 +8,7 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_D
 
 /* login_grace_time's default; also the time a PROXY header may take when
  * login_grace_time is 0 (no limit). */
-#define DEFAULT_LOGIN_GRACE_TIME 30
+#define DEFAULT_LOGIN_GRACE_TIME 60
 
 /* Longest user name that %u accepts, and buffer sizes for an expanded route. */
 #define USER_NAME_MAX 32
@@ -94,7 +94,7 @@ struct config {
 	long long record_keep_free;  /* bytes record_dir's file system keeps free */
 	int max_session_time;        /* seconds after login, 0 = no limit */
 	int forward;                 /* FORWARD_* bits allowed by default */
-	int login_grace_time;        /* seconds, 0 = no limit; default 30 */
+	int login_grace_time;        /* seconds, 0 = no limit; default 60 */
 	int max_auth_tries;          /* default 6 */
 	int max_sessions;            /* session channels open at once; default 10 */
 	enum log_level log_level;    /* default LOG_LEVEL_INFO */

@@ -32,7 +32,7 @@ cp /etc/fail2ban/filter.d/common.conf "$SRT_ROOT/contrib/fail2ban/filter.d/sshro
 FILTER=$T/fail2ban/filter.d/sshroute.conf
 
 one_upstream_gateway fd3 "max_auth_tries = 3
-login_grace_time = 10" "[route srt-bob]
+login_grace_time = 17" "[route srt-bob]
 upstream = ${NET}11:2022"
 
 # all_logs: both gateways' logs, in $T/all.log.
@@ -92,7 +92,7 @@ CLOSE_ADDR=127.0.0.85 SILENT_ADDR=127.0.0.86 KEX_ADDR=127.0.0.90 PROXY_ADDR=127.
 cat >"$T/client.py" <<'PYEOF'
 import socket, sys, warnings
 warnings.filterwarnings("ignore")
-s = socket.socket(); s.bind((sys.argv[3], 0)); s.settimeout(20)
+s = socket.socket(); s.bind((sys.argv[3], 0)); s.settimeout(30)
 s.connect((sys.argv[1], int(sys.argv[2])))
 if sys.argv[4] == "silent":
     try:

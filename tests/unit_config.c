@@ -347,11 +347,11 @@ out:
 
 static void test_defaults(void)
 {
-	const char *name = "defaults: grace 30, tries 6, log info";
+	const char *name = "defaults: grace 60, tries 6, log info";
 	struct config cfg;
 
 	if (load_good(name, SERVER "[route bob]\nupstream = bob.example\n", &cfg) == 0) {
-		if (cfg.login_grace_time != 30 || cfg.max_auth_tries != 6 || cfg.log_level != LOG_LEVEL_INFO)
+		if (cfg.login_grace_time != 60 || cfg.max_auth_tries != 6 || cfg.log_level != LOG_LEVEL_INFO)
 			fail(name, "got %d %d %d", cfg.login_grace_time, cfg.max_auth_tries, (int)cfg.log_level);
 		else
 			pass(name);
