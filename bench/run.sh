@@ -264,9 +264,10 @@ record 0 sshroute stall_end_anon_kib "$(anon_kib "$SAMPLES")"
 record 0 sshroute stall_rc "$rc"
 
 # SEQ sequential logins: afterwards no sshroute process, no zombie, no
-# upstream session, no extra fd in the listener, no file in the gateway's
-# private /tmp, /var/tmp, /dev/shm and /run (setup.sh), none new in
-# /root/.ssh, no core file.
+# upstream session, no extra fd in the listener, no new file in the
+# gateway's private /tmp, /var/tmp, /dev/shm and /run (setup.sh; mount
+# itself made /run/mount there before), none new in /root/.ssh, no core
+# file.
 say "$SEQ sequential logins through sshroute"
 wait_no_children sshroute 10
 fds0=$(find "/proc/$GWPID/fd" -mindepth 1 | wc -l)
@@ -288,7 +289,7 @@ upleft=$(pgrep -P "${UP_PID[up]}" | wc -l)
 fds1=$(find "/proc/$GWPID/fd" -mindepth 1 | wc -l)
 {
 	nsenter -t "$GWPID" -m -r find /tmp /var/tmp /dev/shm /run -mindepth 1 \
-		! -path "$T" ! -path "$T/*" ||
+		-newer "$T/marker" ! -path "$T" ! -path "$T/*" ||
 		echo "cannot look into the private /tmp of the gateway (nsenter failed)"
 	find /root/.ssh -xdev -newer "$T/marker" 2>/dev/null
 	find "$SRT_ROOT" "$T" -maxdepth 1 -name 'core*' -newer "$T/marker"
