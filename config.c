@@ -41,6 +41,7 @@
 
 #define DEFAULT_MAX_AUTH_TRIES 6
 #define DEFAULT_MAX_SESSIONS 10
+#define DEFAULT_MAX_CHANNELS 64
 #define DEFAULT_PORT 22
 
 enum section_kind {
@@ -52,6 +53,7 @@ enum section_kind {
 
 enum server_key { KEY_HOST_KEY, KEY_KNOWN_HOSTS, KEY_SERVER_IDENTITY, KEY_LOGIN_GRACE_TIME,
 	KEY_MAX_AUTH_TRIES, KEY_LOG_LEVEL, KEY_PROXY_PROTOCOL, KEY_IDLE_TIMEOUT, KEY_MAX_SESSIONS,
+	KEY_MAX_CHANNELS,
 	KEY_SERVER_CA, KEY_SERVER_CERT_VALIDITY, KEY_RECORD_DIR, KEY_RECORD_MAX_SIZE,
 	KEY_RECORD_KEEP_FREE, KEY_SERVER_MAX_SESSION_TIME, KEY_SERVER_TCP_FORWARDING, KEY_SERVER_AGENT_FORWARDING,
 	KEY_SERVER_X11_FORWARDING, KEY_SERVER_CONNECT_TIMEOUT, N_SERVER_KEYS };
@@ -842,6 +844,11 @@ static void set_max_sessions(struct parser *p, const char *value)
 	parse_number(p, "max_sessions", value, 1, MAX_SESSIONS_LIMIT, &p->cfg->max_sessions);
 }
 
+static void set_max_channels(struct parser *p, const char *value)
+{
+	parse_number(p, "max_channels", value, 1, MAX_CHANNELS_LIMIT, &p->cfg->max_channels);
+}
+
 static void set_log_level(struct parser *p, const char *value)
 {
 	static const char *const names[] = {
@@ -1180,6 +1187,7 @@ static const struct key_def server_keys[N_SERVER_KEYS] = {
 	[KEY_PROXY_PROTOCOL] = { "proxy_protocol", 0, set_proxy_protocol },
 	[KEY_IDLE_TIMEOUT] = { "idle_timeout", 0, set_idle_timeout },
 	[KEY_MAX_SESSIONS] = { "max_sessions", 0, set_max_sessions },
+	[KEY_MAX_CHANNELS] = { "max_channels", 0, set_max_channels },
 	[KEY_SERVER_CA] = { "certificate_authority", 0, set_server_ca },
 	[KEY_SERVER_CERT_VALIDITY] = { "certificate_validity", 0, set_server_cert_validity },
 	[KEY_RECORD_DIR] = { "record_dir", 0, set_record_dir },
@@ -1598,6 +1606,7 @@ static void init_config(struct config *cfg)
 	cfg->login_grace_time = DEFAULT_LOGIN_GRACE_TIME;
 	cfg->max_auth_tries = DEFAULT_MAX_AUTH_TRIES;
 	cfg->max_sessions = DEFAULT_MAX_SESSIONS;
+	cfg->max_channels = DEFAULT_MAX_CHANNELS;
 	cfg->certificate_validity = CERT_VALIDITY_DEFAULT;
 	cfg->record_max_size = RECORD_MAX_SIZE_DEFAULT;
 	cfg->record_keep_free = RECORD_KEEP_FREE_DEFAULT;

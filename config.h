@@ -22,9 +22,10 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_D
 #define AUTH_ALL (AUTH_PUBLICKEY | AUTH_PASSWORD | AUTH_KBDINT)
 #define ROUTE_PATH_MAX 4096
 
-/* Highest max_sessions: no more than the channels of any kind that one
- * connection may have open (MAX_CHANNELS in connection.h). */
+/* Highest max_sessions and max_channels (channels of any kind, sessions
+ * among them, open at once on one connection). */
 #define MAX_SESSIONS_LIMIT 64
+#define MAX_CHANNELS_LIMIT 256
 
 /* An upstream list ("upstream = a, b:2222, c") holds at most this many
  * hosts; connect_timeout's default. */
@@ -97,6 +98,7 @@ struct config {
 	int login_grace_time;        /* seconds, 0 = no limit; default 60 */
 	int max_auth_tries;          /* default 6 */
 	int max_sessions;            /* session channels open at once; default 10 */
+	int max_channels;            /* channels of any kind open at once; default 64 */
 	enum log_level log_level;    /* default LOG_LEVEL_INFO */
 	int proxy_protocol;          /* connections start with a PROXY header */
 	int idle_timeout;            /* seconds without channel data, 0 = no limit */

@@ -10,14 +10,12 @@
 
 struct pair;
 
-/* Fixed caps on one connection (sshd has MaxSessions, which is
- * max_sessions; these bound the rest): channels of any kind open at once,
- * sessions included, and ports the upstream listens on for ssh -R. */
-#define MAX_CHANNELS 64
+/* A fixed cap on one connection: ports the upstream listens on for ssh -R.
+ * (Channels are capped by max_channels, sessions by max_sessions.) */
+#define MAX_LISTENERS 16
 
 /* The longest key ID of a certificate sshroute makes: its four fields. */
 #define CERT_KEY_ID_MAX 1024
-#define MAX_LISTENERS 16
 
 struct connection {
 	const struct config *cfg;

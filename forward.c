@@ -170,7 +170,7 @@ static struct pair *open_far_side(struct connection *p, struct pending_open *po)
 	struct pair *pr = NULL;
 	int rc;
 
-	if (po != NULL && relay_channel_allowed(p, open_kind_names[po->kind]))
+	if (po != NULL && relay_channel_allowed(p, open_kind_names[po->kind], toward_client(po->kind)))
 		pr = pair_with_channels(p);
 	if (pr == NULL) {
 		pending_open_free(po);

@@ -30,7 +30,7 @@
  * refill); libssh holds at most its window (1,280,000 bytes) and a packet
  * beyond what was read, so this never cuts a read short in practice. */
 #define CARRY_MAX ((size_t)2 * 1024 * 1024)
-#define CARRY_FIRST ((size_t)64 * 1024)  /* a carry's first size */
+#define CARRY_FIRST ((size_t)64 * 1024)  /* a carry grows by this much */
 #define WRITE_MAX ((size_t)128 * 1024)   /* see drain_carry */
 #define POLL_MS 1000
 #define OPENING_POLL_MS 50
@@ -41,8 +41,9 @@
 struct stream {
 	int is_stderr;
 	uint32_t pending;
+	uint32_t peak;           /* the most libssh held at once: see the memory budget */
 	size_t off, len;
-	char *carry;             /* grows as needed, up to CARRY_MAX */
+	char *carry;             /* grows as needed, up to CARRY_MAX; freed when idle */
 	size_t cap;
 };
 
@@ -160,6 +161,8 @@ static void note_arrival(struct pair *pr, struct stream *st, uint32_t held)
 	if (held > st->pending)
 		clock_gettime(CLOCK_MONOTONIC, &pr->p->last_activity);
 	st->pending = held;
+	if (held > st->peak)
+		st->peak = held;
 	pr->p->news = 1;
 }
 
@@ -598,15 +601,14 @@ static int stream_drained(const struct stream *st)
 	return st->pending == 0 && st->off == st->len;
 }
 
-/* Makes room for want bytes in the carry, in all. */
+/* Makes room for want bytes in the carry, in all: that much, rounded up
+ * to CARRY_FIRST, for the memory budget counts what is allocated. */
 static int carry_room(struct stream *st, size_t want)
 {
-	size_t cap = st->cap ? st->cap : CARRY_FIRST;
+	size_t cap = (want + CARRY_FIRST - 1) / CARRY_FIRST * CARRY_FIRST;
 	char *grown;
 
-	while (cap < want)
-		cap *= 2;
-	if (cap == st->cap)
+	if (cap <= st->cap)
 		return 0;
 	grown = realloc(st->carry, cap);
 	if (grown == NULL)
@@ -634,6 +636,16 @@ static uint32_t refill_size(uint32_t pending)
 	return pending < most ? pending : most;
 }
 
+/* Reads up to n of the bytes libssh holds for src. Not with
+ * ssh_channel_read_nonblocking(): from libssh 0.11 on, it first reads the
+ * session's socket (ssh_channel_poll), which would bypass the memory
+ * budget's pause. With no wait and bytes held, libssh neither polls nor
+ * reads the socket. */
+static int read_held(ssh_channel src, char *dst, uint32_t n, int is_stderr)
+{
+	return ssh_channel_read_timeout(src, dst, n, is_stderr, 0);
+}
+
 /* Refills an empty carry from what libssh holds on src. Only called while
  * libssh holds bytes, so the read does not poll (and nest). */
 static int refill(struct stream *st, ssh_channel src)
@@ -649,7 +661,7 @@ static int refill(struct stream *st, ssh_channel src)
 		log_error("out of memory for a channel's data");
 		return 0;
 	}
-	n = ssh_channel_read_nonblocking(src, st->carry, want, st->is_stderr);
+	n = read_held(src, st->carry, want, st->is_stderr);
 	if (n <= 0) {
 		st->pending = 0;
 		return 0;
@@ -677,7 +689,7 @@ static void stash_rest(struct stream *st, ssh_channel src)
 		log_error("out of memory for a channel's last data");
 		return;
 	}
-	n = ssh_channel_read_nonblocking(src, st->carry + kept, st->pending, st->is_stderr);
+	n = read_held(src, st->carry + kept, st->pending, st->is_stderr);
 	if (n > 0)
 		st->len += (size_t)n;
 	st->pending = 0;
@@ -756,6 +768,18 @@ static int pump_stream(struct pair *pr, struct stream *st, ssh_channel src, int 
 	}
 }
 
+/* A carry that is empty, with nothing waiting behind it, is given back:
+ * the memory budget counts what carries hold allocated. */
+static void release_idle_carry(struct stream *st)
+{
+	if (st->carry == NULL || !stream_drained(st))
+		return;
+	free(st->carry);
+	st->carry = NULL;
+	st->cap = 0;
+	st->off = st->len = 0;
+}
+
 static int client_writable(const struct pair *pr)
 {
 	return !pr->client_closed && !pr->sent_close_down && !pr->sent_eof_down;
@@ -777,6 +801,9 @@ static int pump_data(struct pair *pr)
 	                     client_writable(pr), &p->bytes_to_client);
 	moved |= pump_stream(pr, &pr->down_err, pr->upstream, !pr->sent_close_up, pr->client,
 	                     client_writable(pr), &p->bytes_to_client);
+	release_idle_carry(&pr->up);
+	release_idle_carry(&pr->down_out);
+	release_idle_carry(&pr->down_err);
 	/* bytes that came and went within this pump (a write can poll and
 	 * bring more) were never seen pending above */
 	if (moved)
@@ -1070,11 +1097,21 @@ void start_pair(struct connection *p, struct pair *pr, const char *kind)
 	log_verbose("%s channel %lu opened", kind, pr->id);
 }
 
-int relay_channel_allowed(struct connection *p, const char *kind)
+enum { CLIENT_SIDE, UPSTREAM_SIDE };
+static int side_paused(const struct connection *p, int which);
+static size_t side_hold(const struct connection *p, int which);
+
+int relay_channel_allowed(struct connection *p, const char *kind, int toward_client)
 {
-	if (p->n_channels >= MAX_CHANNELS) {
-		log_info("refused a %s channel: %d channels are open, the most one connection may have",
-		         kind, p->n_channels);
+	if (p->n_channels >= p->cfg->max_channels) {
+		log_info("refused a %s channel: %d channels are open (max_channels)", kind,
+		         p->n_channels);
+		return 0;
+	}
+	if (side_paused(p, toward_client ? CLIENT_SIDE : UPSTREAM_SIDE)) {
+		log_info("refused a %s channel: the %s's channels hold %zu bytes not yet delivered",
+		         kind, toward_client ? "client" : "upstream",
+		         side_hold(p, toward_client ? CLIENT_SIDE : UPSTREAM_SIDE));
 		return 0;
 	}
 	return 1;
@@ -1089,7 +1126,7 @@ static int session_allowed(struct connection *p)
 		         p->n_sessions);
 		return 0;
 	}
-	return relay_channel_allowed(p, "session");
+	return relay_channel_allowed(p, "session", 0);
 }
 
 ssh_channel relay_open_session(struct connection *p)
@@ -1322,21 +1359,208 @@ static int session_time_over(const struct connection *p)
 	return ms_left(p->target.max_session_time, &p->logged_in) <= 0;
 }
 
-/* Lets libssh handle one session's socket: libssh reads at most 4 KiB per
- * poll, so while bytes keep coming it is let read up to BURST_READS times
- * (its own poll with no wait, then the read) before the relay pumps.
- * Returns 1 when libssh found something to do. */
+/* ---- the memory budget ----
+ *
+ * Flow control bounds each channel by its window, but libssh's windows
+ * are its own (1,280,000 bytes in 0.10, 2 MiB later) and there is no API
+ * to make them smaller: 64 channels whose readers are slow would make
+ * libssh hold 80 to 130 MB. So the relay counts what each side has sent
+ * that is not delivered yet, in libssh and in the carries: its hold. A
+ * side's socket is not read (the side is paused; its peer waits, in TCP,
+ * and so do its other channels) while
+ *  - its hold is HOLD_MAX or more: its channels' readers are slow (held);
+ *  - or its hold is PIPELINE_MAX or more and the other side's socket has
+ *    output waiting, so that nothing read now could be written on
+ *    (blocked): this one is short, it ends when that socket drains.
+ * Under those, channels move as their windows allow.
+ *
+ * A paused side still flushes what is owed to it (libssh may read a
+ * packet's worth then): a blocked side at once, a held one at most once
+ * per TRICKLE_MS. It is read to its end when its peer hangs up. When both
+ * sides are paused, each may be waiting for a window adjustment stuck in
+ * the other's unread socket: then each is read once per TRICKLE_MS. New
+ * channels are not opened toward a held side: the round trip would read
+ * its socket.
+ *
+ * libssh never gives a channel's buffer back while the channel is open,
+ * so a peer that fills its channels one after the other makes the
+ * process bigger each time, though the hold stays small. The footprint
+ * counts that: what each stream made libssh hold at its most, plus the
+ * carries (freed when idle). Past BUFFER_CEILING, the connection ends. */
+#define HOLD_MAX ((size_t)6 * 1024 * 1024)
+#define BUFFER_CEILING ((size_t)32 * 1024 * 1024)
+#define TRICKLE_MS 100
+
+static size_t stream_hold(const struct stream *st)
+{
+	return (size_t)st->pending + (st->len - st->off);
+}
+
+/* What a side has sent that is not delivered yet. */
+static size_t side_hold(const struct connection *p, int which)
+{
+	const struct pair *pr;
+	size_t sum = 0;
+
+	for (pr = p->pairs; pr; pr = pr->next)
+		sum += which == CLIENT_SIDE ? stream_hold(&pr->up)
+		                            : stream_hold(&pr->down_out) + stream_hold(&pr->down_err);
+	return sum;
+}
+
+/* What libssh's buffer for a stream that held peak bytes at most has made
+ * resident: about that much (it allocates the power of two above, but
+ * pages are resident only once written), and a packet of slack for what
+ * it read but has not moved to the front yet. */
+static size_t libssh_footprint(uint32_t peak)
+{
+	return peak == 0 ? 0 : (size_t)peak + (size_t)64 * 1024;
+}
+
+static size_t stream_footprint(const struct stream *st)
+{
+	return libssh_footprint(st->peak) + st->cap;
+}
+
+static size_t connection_footprint(const struct connection *p)
+{
+	const struct pair *pr;
+	size_t sum = 0;
+
+	for (pr = p->pairs; pr; pr = pr->next)
+		sum += stream_footprint(&pr->up) + stream_footprint(&pr->down_out) +
+		       stream_footprint(&pr->down_err);
+	return sum;
+}
+
+static int side_paused(const struct connection *p, int which)
+{
+	return side_hold(p, which) >= HOLD_MAX;
+}
+
+/* The hard bound (see above): the connection ends. */
+static void end_over_ceiling(struct connection *p)
+{
+	size_t used = connection_footprint(p);
+
+	if (used <= BUFFER_CEILING)
+		return;
+	log_info("the connection's channels made libssh and sshroute hold %zu bytes, over the %zu allowed",
+	         used, BUFFER_CEILING);
+	connection_end(p, EXIT_OK, "buffers full", "sshroute: the connection's buffers are full");
+}
+
+/* Lets libssh handle one session's socket, up to reads times: libssh reads
+ * at most 4 KiB per poll, so while bytes keep coming it is let read up to
+ * BURST_READS times (its own poll with no wait, then the read) before the
+ * relay pumps. Returns 1 when libssh found something to do. */
 #define BURST_READS 16
-static int handle_session(ssh_event ev)
+static int handle_session(ssh_event ev, int reads)
 {
 	int k;
 
-	for (k = 0; k < BURST_READS; k++) {
+	for (k = 0; k < reads; k++) {
 		auth_packets_seen();
 		if (ssh_event_dopoll(ev, 0) != SSH_OK)
 			break;
 	}
 	return k > 0;
+}
+
+/* One side's socket as the main loop polls it. */
+struct side {
+	int which;     /* CLIENT_SIDE or UPSTREAM_SIDE */
+	ssh_session session;
+	ssh_event event;
+	int held;      /* paused: its hold is HOLD_MAX or more */
+	int blocked;   /* paused: see side_blocked() */
+	int touch;     /* paused, but let libssh handle it once now */
+};
+
+static int write_pending(ssh_session s)
+{
+	return (ssh_get_poll_flags(s) & SSH_WRITE_PENDING) != 0;
+}
+
+/* When each paused side was last let libssh handle it (see the budget). */
+static struct timespec touched_at[2];
+
+/* A paused side's turn: 1 when TRICKLE_MS have passed since the last,
+ * else the poll's timeout is shortened to wake for the next. */
+static int turn_now(const struct side *sd, int *timeout_ms)
+{
+	long wait = TRICKLE_MS - ms_since(&touched_at[sd->which]);
+
+	if (wait <= 0)
+		return 1;
+	if (wait < *timeout_ms)
+		*timeout_ms = (int)wait;
+	return 0;
+}
+
+/* The second pause of the memory budget. */
+#define PIPELINE_MAX ((size_t)1024 * 1024)
+static int side_blocked(const struct connection *p, int which, ssh_session other)
+{
+	return write_pending(other) && side_hold(p, which) >= PIPELINE_MAX;
+}
+
+/* What the poll asks of a side: see the memory budget for a paused one. */
+static short side_events(struct side *sd, int both_paused, int *timeout_ms)
+{
+	int flush = write_pending(sd->session);
+	short ev = POLLRDHUP;
+
+	sd->touch = 0;
+	if (!sd->held && !sd->blocked)
+		return POLLIN | (flush ? POLLOUT : 0);
+	if (flush && sd->held)
+		flush = turn_now(sd, timeout_ms);
+	if (both_paused && turn_now(sd, timeout_ms))
+		ev |= POLLIN;
+	if (flush)
+		ev |= POLLOUT;
+	sd->touch = ev != POLLRDHUP;
+	return ev;
+}
+
+/* Lets libssh handle a side: a burst of reads, once for a paused side's
+ * turn, or a burst when its peer hung up, whatever the budget. Returns 1
+ * when libssh found something to do. */
+static int handle_side(struct side *sd, short revents)
+{
+	if (revents & (POLLRDHUP | POLLHUP | POLLERR))
+		return handle_session(sd->event, BURST_READS);
+	if (!sd->held && !sd->blocked)
+		return handle_session(sd->event, BURST_READS);
+	if (!sd->touch)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &touched_at[sd->which]);
+	return handle_session(sd->event, 1);
+}
+
+/* The sides whose connection has not ended, with what the budget says
+ * of each; returns how many. */
+static int live_sides(const struct connection *p, struct side sides[2])
+{
+	int n = 0, i;
+
+	for (i = CLIENT_SIDE; i <= UPSTREAM_SIDE; i++) {
+		if ((i == CLIENT_SIDE && p->lost == LOST_CLIENT) ||
+		    (i == UPSTREAM_SIDE && p->lost == LOST_UPSTREAM))
+			continue;
+		sides[n].which = i;
+		sides[n].session = i == CLIENT_SIDE ? p->client : p->upstream;
+		sides[n].event = i == CLIENT_SIDE ? p->event : p->upstream_event;
+		sides[n].held = side_paused(p, i);
+		sides[n].blocked = 0;
+		sides[n++].touch = 0;
+	}
+	if (n == 2) {
+		sides[0].blocked = side_blocked(p, sides[0].which, sides[1].session);
+		sides[1].blocked = side_blocked(p, sides[1].which, sides[0].session);
+	}
+	return n;
 }
 
 /* The client and the upstream session have a poll context each, so that
@@ -1353,27 +1577,24 @@ static int handle_session(ssh_event ev)
 static void poll_sessions(struct connection *p, int timeout_ms)
 {
 	struct pollfd fds[3];
-	ssh_event events[2];
-	ssh_session sessions[2] = { p->client, p->upstream };
-	int n = 0, i, busy = 0, stop_fd = connection_stop_fd();
+	struct side sides[2];
+	int n, i, busy = 0, both_paused, stop_fd = connection_stop_fd();
 
-	for (i = 0; i < 2; i++) {
-		if ((i == 0 && p->lost == LOST_CLIENT) || (i == 1 && p->lost == LOST_UPSTREAM))
-			continue;
-		fds[n].fd = ssh_get_fd(sessions[i]);
-		fds[n].events = POLLIN;
-		if (ssh_get_poll_flags(sessions[i]) & SSH_WRITE_PENDING)
-			fds[n].events |= POLLOUT;
-		fds[n].revents = 0;
-		events[n++] = i == 0 ? p->event : p->upstream_event;
-	}
+	n = live_sides(p, sides);
 	if (n == 0)
 		return;
 	if (p->busy) {
 		for (i = 0; i < n; i++)
-			busy |= handle_session(events[i]);
+			busy |= handle_side(&sides[i], 0);
 		if ((p->busy = busy) != 0)
 			return;
+	}
+	both_paused = n == 2 && (sides[0].held || sides[0].blocked) &&
+	              (sides[1].held || sides[1].blocked);
+	for (i = 0; i < n; i++) {
+		fds[i].fd = ssh_get_fd(sides[i].session);
+		fds[i].events = side_events(&sides[i], both_paused, &timeout_ms);
+		fds[i].revents = 0;
 	}
 	/* a stop asked by signal wakes the poll (connection_stop_if_asked) */
 	fds[n].fd = stop_fd;
@@ -1383,7 +1604,7 @@ static void poll_sessions(struct connection *p, int timeout_ms)
 		return;
 	for (i = 0; i < n; i++)
 		if (fds[i].revents)
-			p->busy |= handle_session(events[i]);
+			p->busy |= handle_side(&sides[i], fds[i].revents);
 }
 
 void relay_run(struct connection *p)
@@ -1400,6 +1621,7 @@ void relay_run(struct connection *p)
 		notice_lost(p);
 		pump_all(p);
 		end_on_violation(p);
+		end_over_ceiling(p);
 		if (p->lost != LOST_NONE) {
 			end_when_drained(p, 0);
 		} else if (idle_too_long(p)) {

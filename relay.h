@@ -9,9 +9,10 @@
  * client, or NULL when the upstream refused. */
 ssh_channel relay_open_session(struct connection *p);
 
-/* 1 when one more channel of kind may open (MAX_CHANNELS); logs a
- * refusal. */
-int relay_channel_allowed(struct connection *p, const char *kind);
+/* 1 when one more channel of kind may open: under max_channels, and not
+ * toward a side whose socket the memory budget has paused (relay.c);
+ * logs a refusal. */
+int relay_channel_allowed(struct connection *p, const char *kind, int toward_client);
 
 /* x11-req on a client's session channel: passed upstream, whose answer
  * is the client's. Returns 1 to have libssh refuse it. */

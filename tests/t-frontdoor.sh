@@ -5,9 +5,14 @@
 #    tests/helpers/hostile_peer.py) is disconnected as a protocol violation, and
 #    sshroute's peak memory stays under 32 MiB; so is an upstream that
 #    does the same (tests/helpers/hostile_upstream.py);
-#  - sshd's limits: max_sessions, and the fixed caps on channels and -R
+#  - sshd's limits: max_sessions, max_channels, and the fixed cap on -R
 #    listeners; over a limit the request is refused and the connection
 #    goes on;
+#  - the memory budget: 64 sessions sending to commands that read only
+#    later, and 64 channels sending to a client that reads only later,
+#    keep the process under 48 MiB and every byte arrives; a client that
+#    fills one channel after the other is disconnected at the ceiling,
+#    under 48 MiB too;
 #  - no account enumeration: before a credential, a routed name, a name
 #    without a route, one whose upstream is down and a lookup route get the
 #    same methods, at the same speed, with no banner, and no upstream or
@@ -42,6 +47,16 @@ start_upstream_with alice "${NET}11" 2022 "Banner $T/banner.txt"
 "$PY" "$SRT_ROOT/tests/helpers/fake_upstream.py" "${NET}21" 2030 silent >/dev/null 2>&1 &
 track_pid $!
 wait_listening "${NET}21" 2030 $! || die "fake_upstream.py on ${NET}21:2030"
+# an upstream that takes 64 sessions, for the memory budget
+start_upstream_with wide "${NET}16" 2022 "MaxSessions 64"
+# behind it, for tunnels: a service that sends a file once told to
+FWD=("$PY" "$SRT_ROOT/tests/helpers/forward_services.py")
+head -c 6M /dev/urandom >"$T/down.bin"
+chmod 644 "$T/down.bin"
+"${FWD[@]}" serve flood "${NET}22" 2032 "$T/down.bin" "$T/flood-progress" "$T/go-down" \
+	</dev/null >>"$T/services.log" 2>&1 &
+track_pid $!
+wait_listening "${NET}22" 2032 $! || die "forward_services.py flood on ${NET}22:2032"
 # an upstream that ignores the window sshroute advertises
 ssh-keygen -q -t ed25519 -N '' -f "$T/flood_key" || die "ssh-keygen"
 "$PY" "$SRT_ROOT/tests/helpers/hostile_upstream.py" "${NET}12" 2022 "$T/flood_key" flood >"$T/flood.log" 2>&1 &
@@ -62,6 +77,7 @@ track_pid $!
 wait_listening "${NET}13" 2022 $! || die "abrupt_upstream.py on ${NET}13:2022"
 {
 	known_hosts_entry alice
+	known_hosts_entry wide
 	echo "[${NET}12]:2022 $(cut -d' ' -f1-2 "$T/flood_key.pub")"
 	echo "[${NET}13]:2022 $(cut -d' ' -f1-2 "$T/abrupt_key.pub")"
 	echo "[${NET}14]:2022 $(cut -d' ' -f1-2 "$T/flood_key.pub")"
@@ -116,13 +132,33 @@ authorized_keys = $T/ak_bob
 identity = $T/id_gw
 EOF
 sed 's/^max_sessions = 3$/login_grace_time = 2/' "$T/route.ini" >"$T/grace.ini"
+# wide: 64 sessions to the upstream that takes them; narrow: 5 channels
+cat >"$T/wide.ini" <<EOF
+[server]
+host_key = $GW_KEY
+known_hosts = $T/known_hosts
+max_sessions = 64
+
+[route srt-alice]
+upstream = ${NET}16:2022
+EOF
+sed 's/^max_sessions = 3$/max_channels = 5/' "$T/route.ini" >"$T/narrow.ini"
 start_gateway gw "${NET}1" 2222 "$T/route.ini" fd3
 start_gateway grace "${NET}1" 2223 "$T/grace.ini" fd3
+start_gateway wide "${NET}1" 2224 "$T/wide.ini" fd3
+start_gateway narrow "${NET}1" 2225 "$T/narrow.ini" fd3
 LOG=${GW_LOG[gw]}
 
 # hostile ARGS...: runs tests/helpers/hostile_peer.py against the gateway as srt-alice.
 hostile() {
-	timeout -k 5 90 "$PY" "$HOSTILE" "${NET}1" 2222 srt-alice "${PASSWORD[srt-alice]}" "$@" 2>&1
+	hostile_at 2222 "$@"
+}
+
+# hostile_at PORT ARGS...: the same against the gateway on PORT.
+hostile_at() {
+	local port=$1
+	shift
+	timeout -k 5 90 "$PY" "$HOSTILE" "${NET}1" "$port" srt-alice "${PASSWORD[srt-alice]}" "$@" 2>&1
 }
 
 # last_record: the newest session record in the gateway's log.
@@ -220,6 +256,62 @@ out=$(hostile listeners 18)
 records=$((records + 1))
 expect_match "listener cap: 16 of 18 ports forwarded" "^bound 16 refused 2$" "$out"
 expect_match "listener cap: the connection goes on" "^echo: alive$" "$out"
+
+# max_channels = 5 on the gateway "narrow".
+out=$(hostile_at 2225 channels 7 "${NET}21" 2030)
+expect_match "max_channels = 5: 5 of 7 tunnels open" "^opened 5 refused 2$" "$out"
+expect_match "max_channels = 5: the connection goes on" "^echo: alive$" "$out"
+expect_match "max_channels = 5: the refusal is logged" \
+	"refused a direct-tcpip channel: 5 channels are open \\(max_channels\\)" "$(cat "${GW_LOG[narrow]}")"
+
+# ---------------------------------------------------------------- the memory budget
+
+# expect_peak_under NAME MIB: the newest session record's peak memory
+# (VmHWM), in the log $LOG.
+expect_peak_under() {
+	local peak
+	peak=$(record_field peak_memory_kib)
+	memory_check_applies "$1: peak memory under $2 MiB" || return 0
+	if [ -n "$peak" ] && [ "$peak" -gt 0 ] && [ "$peak" -lt $(($2 * 1024)) ]; then
+		ok "$1: peak memory under $2 MiB ($peak KiB)"
+	else
+		not_ok "$1: peak memory under $2 MiB" "peak_memory_kib=${peak:-none}"
+	fi
+}
+
+# On the gateway "wide" (max_sessions = 64), 64 channels whose readers
+# are slow: sshroute stops reading the side that sends once its channels
+# hold 6 MiB, and every byte still arrives once the readers read.
+LOG=${GW_LOG[wide]}
+wide_records=0
+out=$(hostile_at 2224 upflood 64 4096 "$T/go-up")
+wide_records=$((wide_records + 1))
+wait_records $wide_records || note "no session record after upflood"
+note "$(printf '%s\n' "$out" | grep '^stalled')"
+expect_match "64 sessions, 4 MiB into each command before it reads: all arrive" \
+	"^answers 64 of 64 right$" "$out"
+expect_match "64 sessions sending: the connection goes on" "^echo: alive$" "$out"
+expect_peak_under "64 sessions sending" 48
+out=$(hostile_at 2224 downflood 64 "${NET}22" 2032 "$T/down.bin" "$T/go-down" 3)
+wide_records=$((wide_records + 1))
+wait_records $wide_records || note "no session record after downflood"
+expect_match "2 sessions and 62 tunnels, 6 MiB each to a client that reads after 3 s: all arrive" \
+	"^received 64 of 64 right$" "$out"
+expect_peak_under "64 channels receiving" 48
+# A client that fills one channel after the other (each command sleeps,
+# then reads): libssh keeps each channel's buffer, so the process would
+# grow with every channel. Past the ceiling the connection ends.
+out=$(hostile_at 2224 oneafteranother 40 6144)
+wide_records=$((wide_records + 1))
+wait_records $wide_records || note "no session record after oneafteranother"
+expect_match "channels filled one after the other: the connection ends at the ceiling" \
+	' end="buffers full" ' "$(last_record)"
+expect_match "channels filled one after the other: logged" \
+	"the connection's channels made libssh and sshroute hold [0-9]+ bytes, over the 33554432 allowed" \
+	"$(cat "$LOG")"
+note "$(printf '%s\n' "$out" | grep '^filled')"
+expect_peak_under "channels filled one after the other" 48
+LOG=${GW_LOG[gw]}
 
 # ---------------------------------------------------------------- no account enumeration
 

@@ -347,12 +347,14 @@ out:
 
 static void test_defaults(void)
 {
-	const char *name = "defaults: grace 60, tries 6, log info";
+	const char *name = "defaults: grace 60, tries 6, log info, 64 channels";
 	struct config cfg;
 
 	if (load_good(name, SERVER "[route bob]\nupstream = bob.example\n", &cfg) == 0) {
-		if (cfg.login_grace_time != 60 || cfg.max_auth_tries != 6 || cfg.log_level != LOG_LEVEL_INFO)
-			fail(name, "got %d %d %d", cfg.login_grace_time, cfg.max_auth_tries, (int)cfg.log_level);
+		if (cfg.login_grace_time != 60 || cfg.max_auth_tries != 6 || cfg.log_level != LOG_LEVEL_INFO ||
+		    cfg.max_channels != 64)
+			fail(name, "got %d %d %d %d", cfg.login_grace_time, cfg.max_auth_tries,
+			     (int)cfg.log_level, cfg.max_channels);
 		else
 			pass(name);
 		expect_route("default port 22 and default user = client name", &cfg, "bob", "bob.example", 22, "bob");
@@ -842,6 +844,10 @@ static void test_number_errors(void)
 	expect_problems("max_auth_tries huge", SERVER
 	                "max_auth_tries = 99999999999999999999\n[route a]\nupstream = h\n",
 	                WANT({ 4, "is out of range" }));
+	expect_problems("max_channels 0", SERVER "max_channels = 0\n[route a]\nupstream = h\n",
+	                WANT({ 4, "max_channels \"0\" is out of range (1..256)" }));
+	expect_problems("max_channels 257", SERVER "max_channels = 257\n[route a]\nupstream = h\n",
+	                WANT({ 4, "max_channels \"257\" is out of range (1..256)" }));
 	expect_problems("max_auth_tries hex", SERVER "max_auth_tries = 0x10\n[route a]\nupstream = h\n",
 	                WANT({ 4, "max_auth_tries \"0x10\" is not an integer" }));
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # forward_services.py: TCP services and clients for tests/t-forward.sh.
 #   serve echo ADDR PORT            echo every connection back, EOF for EOF
-#   serve flood ADDR PORT FILE PROG send FILE to each connection, bytes sent so far in PROG
+#   serve flood ADDR PORT FILE PROG [GO]
+#                                   send FILE to each connection (once the file GO
+#                                   exists, when given), bytes sent so far in PROG
 #   serve sink ADDR PORT GO         read nothing until file GO exists, then
 #                                   read to EOF and answer "BYTES SHA256"
 #   serve fakex ADDR PORT           fake X server: answer an X11 setup with
@@ -58,14 +60,18 @@ def chunks(path):
             yield d
 
 def h_flood(c, args):
-    path, prog = args
+    path, prog = args[:2]
+    if len(args) > 2:
+        wait_file(args[2])
     sent = 0
     for d in chunks(path):
         c.sendall(d)
         sent += len(d)
-        with open(prog + '.tmp', 'w') as p:
+        # one temporary name per connection: several may run at once
+        tmp = '%s.%d.tmp' % (prog, threading.get_ident())
+        with open(tmp, 'w') as p:
             p.write('%d\n' % sent)
-        os.replace(prog + '.tmp', prog)
+        os.replace(tmp, prog)
     c.shutdown(socket.SHUT_WR)
 
 def h_sink(c, args):

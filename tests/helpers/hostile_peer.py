@@ -27,6 +27,26 @@ the login). Password authentication; then MODE:
                        its output, the channel left open (CMD goes on);
                        then flood a second one as "flood 8" does. Prints
                        "output LINE" and "ended: REASON".
+  upflood N KIB GO     opens N session channels whose command reads nothing
+                       until the file GO exists, then prints the SHA-256 of
+                       its input; sends KIB KiB into each, keeping to the
+                       windows. Once nothing moved for 3 s, prints "stalled
+                       after N" (bytes sent), creates GO, and prints
+                       "answers K of N right", then runs "echo alive".
+  downflood N HOST PORT FILE GO SECONDS
+                       opens 2 session channels that run "cat FILE" once
+                       the file GO exists, and N-2 direct-tcpip channels to
+                       HOST:PORT (a service that sends FILE once GO exists),
+                       all with a 32 KiB window; creates GO, reads nothing
+                       for SECONDS, then reads them all to their ends and prints
+                       "received K of N right", then runs "echo alive".
+  oneafteranother N KIB
+                       opens N session channels one after the other, each
+                       running "sleep 0.3; cat >/dev/null", and sends KIB KiB
+                       into each before opening the next, keeping the
+                       channels open: each fills the gateway's buffers for
+                       its channel while its command sleeps. Prints "filled
+                       K" (channels) and "ended: REASON".
   stall SECONDS CMD    exec CMD on a channel with a 32 KiB window, read
                        nothing for SECONDS, then read to the end; prints
                        "received N" (bytes), "sha256 HEX", "exit STATUS"
@@ -37,6 +57,7 @@ Exit status 0 unless the login itself fails (5).
 import hashlib
 import socket
 import sys
+import threading
 import time
 import warnings
 
@@ -174,6 +195,125 @@ def upload(t, kib, command):
     print("sha256 %s" % digest.hexdigest(), flush=True)
 
 
+def send_all_of(chan, kib, sent, lock):
+    block = bytes(range(256)) * 4
+    try:
+        for _ in range(kib):
+            chan.sendall(block)
+            with lock:
+                sent[0] += len(block)
+        chan.shutdown_write()
+    except (paramiko.SSHException, OSError, EOFError):
+        pass
+
+
+def read_answer(chan):
+    chan.settimeout(60)
+    out = b""
+    try:
+        while True:
+            data = chan.recv(4096)
+            if not data:
+                break
+            out += data
+    except (paramiko.SSHException, OSError, EOFError):
+        pass
+    return out.decode(errors="replace").strip()
+
+
+def upflood(t, n, kib, go):
+    command = ("i=0; while [ ! -e %s ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; "
+               "sha256sum | cut -c1-64" % go)
+    chans = []
+    for _ in range(n):
+        c = t.open_session(timeout=10)
+        c.exec_command(command)
+        chans.append(c)
+    sent, lock = [0], threading.Lock()
+    threads = [threading.Thread(target=send_all_of, args=(c, kib, sent, lock), daemon=True)
+               for c in chans]
+    for th in threads:
+        th.start()
+    last, still = -1, 0
+    while still < 30 and any(th.is_alive() for th in threads):
+        time.sleep(0.1)
+        with lock:
+            now = sent[0]
+        still = still + 1 if now == last else 0
+        last = now
+    print("stalled after %d" % last, flush=True)
+    open(go, "w").close()
+    for th in threads:
+        th.join(60)
+    want = hashlib.sha256(bytes(range(256)) * 4 * kib).hexdigest()
+    right = sum(1 for c in chans if read_answer(c) == want)
+    print("answers %d of %d right" % (right, n), flush=True)
+    run_echo(t)
+
+
+def downflood(t, n, host, port, path, go, seconds):
+    with open(path, "rb") as f:
+        want = hashlib.sha256(f.read()).hexdigest()
+    chans = []
+    for _ in range(2):
+        c = t.open_session(window_size=32768, max_packet_size=32768, timeout=10)
+        c.exec_command("i=0; while [ ! -e %s ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); "
+                       "done; cat %s" % (go, path))
+        chans.append(c)
+    for _ in range(n - 2):
+        chans.append(t.open_channel("direct-tcpip", (host, port), ("127.0.0.1", 40000),
+                                    window_size=32768, max_packet_size=32768, timeout=10))
+    open(go, "w").close()
+    time.sleep(seconds)
+    results = [False] * n
+
+    def read_one(k):
+        c = chans[k]
+        c.settimeout(60)
+        digest = hashlib.sha256()
+        try:
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    break
+                digest.update(data)
+        except (paramiko.SSHException, OSError, EOFError):
+            pass
+        results[k] = digest.hexdigest() == want
+
+    readers = [threading.Thread(target=read_one, args=(k,), daemon=True) for k in range(n)]
+    for th in readers:
+        th.start()
+    for th in readers:
+        th.join(90)
+    right = sum(results)
+    print("received %d of %d right" % (right, n), flush=True)
+    run_echo(t)
+
+
+def one_after_another(t, n, kib):
+    block = bytes(range(256)) * 4
+    chans, reason = [], "still open"
+    try:
+        for _ in range(n):
+            c = t.open_session(timeout=10)
+            c.exec_command("sleep 0.3; cat >/dev/null")
+            c.settimeout(30)
+            for _ in range(kib):
+                c.sendall(block)
+            chans.append(c)
+    except (paramiko.SSHException, OSError, EOFError) as e:
+        reason = "%s: %s" % (type(e).__name__, e)
+    for _ in range(50):
+        if not t.is_active():
+            break
+        time.sleep(0.1)
+    if not t.is_active():
+        reason = "connection closed" if reason == "still open" else reason
+    print("filled %d" % len(chans), flush=True)
+    print("ended: %s" % reason, flush=True)
+
+
 def stall(t, seconds, command):
     chan = t.open_session(window_size=32768, max_packet_size=32768, timeout=10)
     chan.exec_command(command)
@@ -213,6 +353,12 @@ def main():
         return
     elif mode == "violate":
         violate(t, args[0])
+    elif mode == "upflood":
+        upflood(t, int(args[0]), int(args[1]), args[2])
+    elif mode == "downflood":
+        downflood(t, int(args[0]), args[1], int(args[2]), args[3], args[4], float(args[5]))
+    elif mode == "oneafteranother":
+        one_after_another(t, int(args[0]), int(args[1]))
     elif mode == "stall":
         stall(t, float(args[0]), args[1])
     else:
