@@ -33,8 +33,8 @@ LDLIBS  += $(PC_LIBS)
 SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
             -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g'
 
-OBJS = sshroute.o auth.o cert.o config.o forward.o keys.o log.o lookup.o proxyproto.o record.o relay.o upstream.o utf8.o
-HDRS = algorithms.h auth.h cert.h config.h connection.h forward.h keys.h log.h lookup.h proxyproto.h record.h relay.h upstream.h utf8.h
+OBJS = sshroute.o auth.o cert.o config.o connection.o forward.o keys.o log.o lookup.o pair.o proxyproto.o record.o relay.o route.o upstream.o utf8.o
+HDRS = algorithms.h auth.h cert.h config.h connection.h forward.h keys.h log.h lookup.h pair.h proxyproto.h record.h relay.h route.h upstream.h utf8.h
 # The unit tests are the files tests/unit_NAME.c, the gcc fuzz passes the
 # files tests/fuzz_NAME.c: each list is made here, from the files, and
 # tests/run runs what it finds the same way.
@@ -68,7 +68,7 @@ sshroute.o: build/default-config
 # What each unit test links besides its own source; one rule links them
 # all (and, with the sanitizers, build-asan/unit_NAME below).
 UNIT_OBJS_cert       = cert.o keys.o log.o
-UNIT_OBJS_config     = config.o cert.o keys.o log.o lookup.o utf8.o
+UNIT_OBJS_config     = config.o cert.o keys.o log.o lookup.o route.o utf8.o
 UNIT_OBJS_keys       = keys.o log.o
 UNIT_OBJS_proxyproto = proxyproto.o
 UNIT_OBJS_record     = record.o log.o utf8.o
@@ -85,7 +85,7 @@ FUZZ_SAN   = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_FLAGS_C = -std=c11 -D_GNU_SOURCE $(FUZZ_SAN) $(CPPFLAGS) -I.
 # What each fuzz target compiles besides its own source, and how many
 # mutations the gcc pass runs.
-FUZZ_SRC_config     = config.c cert.c keys.c log.c lookup.c utf8.c
+FUZZ_SRC_config     = config.c cert.c keys.c log.c lookup.c route.c utf8.c
 FUZZ_SRC_keys       = keys.c log.c
 FUZZ_SRC_proxyproto = proxyproto.c
 FUZZ_RUNS_config     = 10000

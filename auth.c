@@ -36,6 +36,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "relay.h"
+#include "route.h"
 #include "upstream.h"
 
 /* Every failed attempt is answered this long after it arrived, whatever
@@ -53,7 +54,6 @@ static const char password_prompt[] = "Password: ";
 
 /* Packets received from each side, counted by libssh (see
  * no-more-sessions below). */
-static struct ssh_counter_struct client_packets, upstream_packets;
 
 /* What the steps of a request return when it goes on: no SSH_AUTH_*
  * value (SSH_AUTH_SUCCESS is 0, so 0 cannot mean "go on"). */
@@ -293,7 +293,7 @@ static int contact_upstream(struct connection *p)
 		connection_end(p, EXIT_INTERNAL, "internal error", NULL);
 	}
 	forward_attach_upstream(p);
-	ssh_set_counters(p->upstream, NULL, &upstream_packets);
+	connection_count_packets(p->upstream, 0);
 	rc = upstream_auth_none(p->upstream, &p->upstream_methods);
 	if (rc == SSH_AUTH_ERROR)
 		upstream_failed(p);
@@ -875,13 +875,23 @@ static void kbdint_continue(struct connection *p, ssh_message msg)
 /* Handles what the server callbacks do not: keyboard-interactive here,
  * tunnels and forwarded ports in the relay. Returns 1 to let libssh give
  * its default answer. */
+/* A message after login: x11-req on a session is the relay's, the rest
+ * (tunnels, ssh -R ports) forward.c's. */
+static int relayed_message(struct connection *p, ssh_message msg)
+{
+	if (ssh_message_type(msg) == SSH_REQUEST_CHANNEL &&
+	    ssh_message_subtype(msg) == SSH_CHANNEL_REQUEST_X11)
+		return relay_x11_request(p, msg);
+	return forward_client_message(p, msg);
+}
+
 static int on_message(ssh_session session, ssh_message msg, void *userdata)
 {
 	struct connection *p = userdata;
 
 	(void)session;
 	if (ssh_message_type(msg) != SSH_REQUEST_AUTH)
-		return p->authenticated ? forward_client_message(p, msg) : 1;
+		return p->authenticated ? relayed_message(p, msg) : 1;
 	if (ssh_message_subtype(msg) != SSH_AUTH_METHOD_INTERACTIVE)
 		return 1;
 	if (ssh_message_auth_kbdint_is_response(msg))
@@ -896,38 +906,11 @@ static int on_message(ssh_session session, ssh_message msg, void *userdata)
  * The client will open no further session channels, so one that comes
  * anyway is not the client's own doing. libssh names this request only in
  * its log: 0.10 as an unknown global request, 0.11 and later as "Received
- * no-more-sessions@openssh.com", both at SSH_LOG_PROTOCOL. A log line does
- * not say which session it came from, but the packet counters do: libssh
- * counts each packet it receives just before it handles it. So every line
- * notes whose count moved since the line before, or since the relay last
- * said that every packet counted so far is behind it (auth_packets_seen:
- * before it lets libssh handle one session's socket, and after a call
- * that handled the upstream's in the middle of the client's). A request
- * counts only when the client's count alone moved. An upstream's request
- * never counts (its own count moved), and neither does a line when both
- * moved. */
+ * no-more-sessions@openssh.com", both at SSH_LOG_PROTOCOL. The request
+ * counts only when the client sent the packet (connection_packet_source):
+ * an upstream's request never counts, and neither does a line whose
+ * sender is unknown. */
 static int no_more_sessions;
-static enum { FROM_UNKNOWN, FROM_CLIENT, FROM_UPSTREAM } latest_packet;
-
-static uint64_t client_seen, upstream_seen;
-
-void auth_packets_seen(void)
-{
-	client_seen = client_packets.in_packets;
-	upstream_seen = upstream_packets.in_packets;
-	latest_packet = FROM_UNKNOWN;
-}
-
-static void note_latest_packet(void)
-{
-	int client_moved = client_packets.in_packets != client_seen;
-	int upstream_moved = upstream_packets.in_packets != upstream_seen;
-
-	client_seen = client_packets.in_packets;
-	upstream_seen = upstream_packets.in_packets;
-	if (client_moved || upstream_moved)
-		latest_packet = !upstream_moved ? FROM_CLIENT : !client_moved ? FROM_UPSTREAM : FROM_UNKNOWN;
-}
 
 static int names_no_more_sessions(const char *function, const char *line)
 {
@@ -938,9 +921,10 @@ static int names_no_more_sessions(const char *function, const char *line)
 
 void auth_watch_libssh(const char *function, const char *line)
 {
-	note_latest_packet();
+	enum packet_source from = connection_packet_source();
+
 	if (names_no_more_sessions(function, line)) {
-		if (latest_packet == FROM_CLIENT)
+		if (from == FROM_CLIENT)
 			no_more_sessions = 1;
 		else
 			log_verbose("ignoring a no-more-sessions request that is not the client's");
@@ -991,7 +975,7 @@ void auth_install(struct connection *p)
 	ssh_callbacks_init(&server_callbacks);
 	ssh_set_server_callbacks(p->client, &server_callbacks);
 	ssh_set_message_callback(p->client, on_message, p);
-	ssh_set_counters(p->client, NULL, &client_packets);
+	connection_count_packets(p->client, 1);
 	offer_methods(p);
 }
 

@@ -16,10 +16,4 @@ void auth_wait(struct connection *p);
  * (see log_route_libssh). */
 void auth_watch_libssh(const char *function, const char *line);
 
-/* Every packet counted so far has been handled: the next one's log lines
- * belong to whichever session counts it (see no-more-sessions in auth.c).
- * Call before handling one session's socket, and after a call on the
- * upstream made while the client's packets were being handled. */
-void auth_packets_seen(void);
-
 #endif

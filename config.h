@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_DEBUG };
+#include "log.h"
 
 /* login_grace_time's default; also the time a PROXY header may take when
  * login_grace_time is 0 (no limit). */
@@ -12,6 +12,7 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_D
 
 /* Longest user name that %u accepts, and buffer sizes for an expanded route. */
 #define USER_NAME_MAX 32
+#define DEFAULT_PORT 22  /* an upstream's, when route.ini gives none */
 #define ROUTE_HOST_MAX 256
 #define ROUTE_USER_MAX 256
 
@@ -161,34 +162,32 @@ void config_free(struct config *cfg);
  * not starting with '-'. */
 int user_name_is_safe(const char *name);
 
-/* Finds the route for user and expands it into out. An exact route wins
- * over patterns; among patterns the first in the file wins; routes that use
- * %u never match names that fail user_name_is_safe (and one whose
- * authorized_keys uses %u never matches "." or ".."). Returns 0 when found,
- * -1 when the user has no route (or, for a route without user, when the
- * name is too long for route_target.user). A route with lookup but no
- * upstream of its own matches with out->host "" and out->port 22: the
- * caller runs the lookup and applies its answer with route_apply_answer. */
-int route_match(const struct config *cfg, const char *user, struct route_target *out);
-
 /* Expands %u (to name) and %% in the first len characters of tmpl, which
  * need not be NUL-terminated (a word of a lookup line), into out; -1 when
  * it does not fit. The caller has checked name (user_name_is_safe). */
 int expand_span(const char *tmpl, size_t len, const char *name, char *out, size_t size);
 
+/* expand_span over the whole of tmpl. */
+int expand_template(const char *tmpl, const char *name, char *out, size_t size);
+
 /* 1 when %u appears in tmpl (%%u is a literal "%u", not a use). */
 int template_uses_u(const char *tmpl);
 
-/* Applies a lookup program's answer over route r for user and fills out as
- * route_match does. answer holds route.ini key lines (upstream, user,
- * authorized_keys, identity; blank lines and # or ; comments allowed);
- * what the answer sets overrides the route's own settings. Every problem
- * is reported through report as "lookup for USER: line N: message"; the
- * return value is their number, 0 meaning out is usable. out is left
- * untouched when there are problems. answer is a C string: the caller must
- * refuse output that holds a NUL byte. */
-int route_apply_answer(const struct config *cfg, const struct route *r, const char *user,
-                       const char *answer, struct route_target *out,
-                       config_report_fn report, void *ctx);
+/* Reads a lookup program's answer for user over route r: route.ini key
+ * lines (upstream, user, authorized_keys, identity; blank lines and # or
+ * ; comments allowed), checked as route.ini is. What it sets goes into
+ * *draft, to be freed with config_free_answer. Every problem is reported
+ * through report as "lookup for USER: line N: message"; the return value
+ * is their number. answer is a C string: the caller must refuse output
+ * that holds a NUL byte. */
+int config_read_answer(const struct config *cfg, const struct route *r, const char *user,
+                       const char *answer, struct route *draft, config_report_fn report_fn,
+                       void *ctx);
+void config_free_answer(struct route *draft);
+
+/* The next word of a lookup line: skips blanks at *s and returns the
+ * word's length there (0 at the end). */
+size_t config_lookup_word(const char **s);
+
 
 #endif

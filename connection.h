@@ -1,5 +1,6 @@
 /* connection.h: the state of one client connection, shared by the modules that
- * authenticate it (auth.c) and relay it (relay.c). */
+ * authenticate it (auth.c) and relay it (relay.c), and its life
+ * (connection.c). */
 #ifndef SSHROUTE_CONNECTION_H
 #define SSHROUTE_CONNECTION_H
 
@@ -71,6 +72,42 @@ struct connection {
 	struct timespec last_activity;  /* channel data last moved (idle_timeout) */
 	int last_exit_status;         /* -1 when none was relayed */
 };
+
+/* The connected socket systemd (Accept=yes, fd 3) or inetd (fd 0)
+ * passed; exits with EXIT_NOT_SOCKET, saying why, when there is none. */
+int connection_socket(int to_stderr);
+
+/* The connection on fd: its client address (from a PROXY header when
+ * cfg says so), the socket made ready for libssh, the stop signals
+ * watched. */
+struct connection *connection_begin(const struct config *cfg, int fd);
+
+/* login_grace_time: started before the key exchange, stopped at login. */
+void connection_start_grace_timer(const struct connection *p);
+void connection_stop_grace_timer(void);
+
+/* Tells the stop signals that the key exchange is over: from then on a
+ * stop says goodbye instead of shutting the socket. */
+void connection_keys_exchanged(void);
+
+/* Which session sent the packet libssh is handling, for what libssh tells
+ * only in its log (see connection.c). */
+enum packet_source { FROM_UNKNOWN, FROM_CLIENT, FROM_UPSTREAM };
+void connection_count_packets(ssh_session s, int is_client);
+/* Every packet counted so far has been handled: the next one's log lines
+ * belong to whichever session counts it. Call before handling one
+ * session's socket, and after a call on the upstream made while the
+ * client's packets were being handled. */
+void connection_packets_seen(void);
+enum packet_source connection_packet_source(void);
+
+/* Makes a session blocking, for a request that waits for the other
+ * side's answer, or nonblocking again (and the packets seen). */
+void connection_set_blocking(ssh_session s, int blocking);
+
+/* A hook that connection_end() calls first: the relay's, which closes the
+ * recordings. The relay is above this module, so it registers itself. */
+void connection_at_end(void (*hook)(struct connection *p));
 
 /* Ends the process: says goodbye to both sides, logs the session record
  * (with reason, a few words on why it ended) and exits with code.

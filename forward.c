@@ -14,10 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
 #include "forward.h"
 #include "log.h"
-#include "relay.h"
+#include "pair.h"
 
 /* How long a new tunnel may hold up the connection while the far side
  * decides: most refusals (AllowTcpForwarding, PermitOpen, a closed port)
@@ -137,12 +136,15 @@ static int first_answer(const struct pair *pr, const struct pending_open *po, ss
 	}
 }
 
-void forward_open_abandon(struct pending_open *po)
+/* A pending open forgotten when its pair is freed (pair_install_opens). */
+static void forward_open_abandon(struct pending_open *po)
 {
 	pending_open_free(po);
 }
 
-int forward_open_step(const struct pair *pr, struct pending_open *po)
+/* Asks the far side again; SSH_OK or SSH_ERROR (both free po), or
+ * SSH_AGAIN (pair_install_opens). */
+static int forward_open_step(const struct pair *pr, struct pending_open *po)
 {
 	int rc = retry_open(pr, po);
 
@@ -170,16 +172,16 @@ static struct pair *open_far_side(struct connection *p, struct pending_open *po)
 	struct pair *pr = NULL;
 	int rc;
 
-	if (po != NULL && relay_channel_allowed(p, open_kind_names[po->kind], toward_client(po->kind)))
+	if (po != NULL && pair_channel_allowed(p, open_kind_names[po->kind], toward_client(po->kind)))
 		pr = pair_with_channels(p);
 	if (pr == NULL) {
 		pending_open_free(po);
 		return NULL;
 	}
 	far = toward_client(po->kind) ? p->client : p->upstream;
-	set_blocking(far, 0);
+	connection_set_blocking(far, 0);
 	rc = first_answer(pr, po, far, toward_client(po->kind) ? 0 : OPEN_WAIT_MS);
-	auth_packets_seen();
+	connection_packets_seen();
 	if (rc == SSH_ERROR) {
 		log_info("the %s refused a%s %s channel%s: %s", toward_client(po->kind) ? "client" : "upstream",
 		         po->kind == OPEN_AUTH_AGENT ? "n" : "", open_kind_names[po->kind],
@@ -247,9 +249,9 @@ static int forward_remote_port(struct connection *p, ssh_message msg)
 		         "connection may have", address, port, p->n_listeners);
 		return 1;
 	}
-	set_blocking(p->upstream, 1);
+	connection_set_blocking(p->upstream, 1);
 	rc = ssh_channel_listen_forward(p->upstream, address, port, &bound);
-	set_blocking(p->upstream, 0);
+	connection_set_blocking(p->upstream, 0);
 	if (rc != SSH_OK) {
 		log_info("upstream refused to listen on %s port %d: %s", address, port,
 		         ssh_get_error(p->upstream));
@@ -266,9 +268,9 @@ static int cancel_remote_port(struct connection *p, ssh_message msg)
 	const char *address = ssh_message_global_request_address(msg);
 	int port = ssh_message_global_request_port(msg), rc;
 
-	set_blocking(p->upstream, 1);
+	connection_set_blocking(p->upstream, 1);
 	rc = ssh_channel_cancel_forward(p->upstream, address, port);
-	set_blocking(p->upstream, 0);
+	connection_set_blocking(p->upstream, 0);
 	if (rc != SSH_OK)
 		return 1;
 	if (p->n_listeners > 0)
@@ -287,8 +289,6 @@ int forward_client_message(struct connection *p, ssh_message msg)
 		return forward_remote_port(p, msg);
 	if (type == SSH_REQUEST_GLOBAL && subtype == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)
 		return cancel_remote_port(p, msg);
-	if (type == SSH_REQUEST_CHANNEL && subtype == SSH_CHANNEL_REQUEST_X11)
-		return relay_x11_request(p, msg);
 	return 1; /* keepalives and the rest: libssh's default answer */
 }
 
@@ -353,6 +353,7 @@ static struct ssh_callbacks_struct upstream_session_callbacks = {
 
 void forward_attach_upstream(struct connection *p)
 {
+	pair_install_opens(forward_open_step, forward_open_abandon);
 	upstream_session_callbacks.userdata = p;
 	ssh_callbacks_init(&upstream_session_callbacks);
 	ssh_set_callbacks(p->upstream, &upstream_session_callbacks);

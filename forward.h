@@ -15,15 +15,4 @@ void forward_attach_upstream(struct connection *p);
  * its default answer. */
 int forward_client_message(struct connection *p, ssh_message msg);
 
-/* ---- channels still opening, for relay.c (see pair_open_pending) ---- */
-
-struct pending_open;
-
-/* Asks the far side again; SSH_OK or SSH_ERROR (both free po), or
- * SSH_AGAIN. */
-int forward_open_step(const struct pair *pr, struct pending_open *po);
-
-/* Forgets a pending open when its pair is freed. */
-void forward_open_abandon(struct pending_open *po);
-
 #endif

@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-#include "config.h"
+/* route.ini's log_level; -v raises it. */
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_INFO, LOG_LEVEL_VERBOSE, LOG_LEVEL_DEBUG };
 
 /* Exit codes: fixed, documented in sshroute(8). */
 enum exit_code {

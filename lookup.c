@@ -29,15 +29,6 @@
 
 /* ---- the command line ---- */
 
-/* A lookup line is split at these, with no shell and no quoting. */
-#define LOOKUP_BLANKS " \t"
-
-size_t lookup_next_word(const char **s)
-{
-	*s += strspn(*s, LOOKUP_BLANKS);
-	return strcspn(*s, LOOKUP_BLANKS);
-}
-
 /* Appends the word of len characters at word, expanded, to buf at *used. */
 static int add_word(const char *word, size_t len, const char *user, char *buf, size_t size,
                     size_t *used, char **arg)
@@ -60,7 +51,7 @@ int lookup_argv(const struct route *r, const char *user, char *buf, size_t size,
 	 * line of defence before a name reaches another program's argv. */
 	if (r->lookup == NULL || (template_uses_u(r->lookup) && !user_name_is_safe(user)))
 		return -1;
-	for (s = r->lookup; (len = lookup_next_word(&s)) > 0; s += len) {
+	for (s = r->lookup; (len = config_lookup_word(&s)) > 0; s += len) {
 		if (argc == LOOKUP_ARGS_MAX || add_word(s, len, user, buf, size, &used, &argv[argc]) < 0)
 			return -1;
 		argc++;
@@ -257,16 +248,17 @@ static void log_program_stderr(const struct run *run, const struct route *r)
 		log_info("lookup for route %s said: %s", r->pattern, line);
 }
 
-/* Runs the lookup and classifies what it did. */
-static enum route_found run_lookup(const struct config *cfg, const struct route *r,
-                                   const char *user, const char *client_addr, int client_port,
-                                   struct route_target *out, config_report_fn report, void *ctx)
+/* Runs r's lookup for user and classifies what it did: an answer (exit 0;
+ * *answer then holds the output, to be freed), "no such user" (exit 1
+ * with no output), or a failure, reported. */
+enum lookup_result lookup_run(const struct route *r, const char *user, const char *client_addr,
+                              int client_port, char **answer, config_report_fn report, void *ctx)
 {
 	char argbuf[8192], *argv[LOOKUP_ARGS_MAX + 1], message[512];
 	struct run run = { .out = calloc(1, LOOKUP_OUTPUT_MAX + 1) };
 	long long deadline = now_ms() + (long long)r->lookup_timeout * 1000;
-	enum route_found found = ROUTE_FAILED;
 
+	*answer = NULL;
 	if (run.out == NULL || lookup_argv(r, user, argbuf, sizeof(argbuf), argv) < 0)
 		run.failure = run.out ? "its command line is too long" : "out of memory";
 	else if (start_program(&run, argv, user, client_addr, client_port) < 0)
@@ -279,35 +271,25 @@ static enum route_found run_lookup(const struct config *cfg, const struct route 
 	if (run.failure == NULL && memchr(run.out, '\0', run.out_len) != NULL)
 		run.failure = "its output holds a NUL byte";
 	if (run.failure == NULL && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0) {
-		found = route_apply_answer(cfg, r, user, run.out, out, report, ctx) == 0 ? ROUTE_FOUND
-		                                                                        : ROUTE_FAILED;
-	} else if (run.failure == NULL && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 1 &&
-	           run.out_len == 0) {
-		log_info("lookup for route %s: no such user", r->pattern);
-		found = ROUTE_NONE;
-	} else {
-		if (run.failure == NULL && WIFSIGNALED(run.status))
-			snprintf(message, sizeof(message), "it was killed by signal %d", WTERMSIG(run.status));
-		else if (run.failure == NULL)
-			snprintf(message, sizeof(message), "it exited with status %d%s",
-			         WEXITSTATUS(run.status), run.out_len ? " and printed something" : "");
-		else
-			snprintf(message, sizeof(message), "%s", run.failure);
-		snprintf(argbuf, sizeof(argbuf), "lookup for route %s (%s): %s",
-		         r->pattern, r->lookup, message);
-		report(argbuf, ctx);
+		*answer = run.out;
+		return LOOKUP_ANSWER;
 	}
+	if (run.failure == NULL && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 1 &&
+	    run.out_len == 0) {
+		log_info("lookup for route %s: no such user", r->pattern);
+		free(run.out);
+		return LOOKUP_NO_USER;
+	}
+	if (run.failure == NULL && WIFSIGNALED(run.status))
+		snprintf(message, sizeof(message), "it was killed by signal %d", WTERMSIG(run.status));
+	else if (run.failure == NULL)
+		snprintf(message, sizeof(message), "it exited with status %d%s",
+		         WEXITSTATUS(run.status), run.out_len ? " and printed something" : "");
+	else
+		snprintf(message, sizeof(message), "%s", run.failure);
+	snprintf(argbuf, sizeof(argbuf), "lookup for route %s (%s): %s", r->pattern, r->lookup,
+	         message);
+	report(argbuf, ctx);
 	free(run.out);
-	return found;
-}
-
-enum route_found route_resolve(const struct config *cfg, const char *user,
-                               const char *client_addr, int client_port,
-                               struct route_target *out, config_report_fn report, void *ctx)
-{
-	if (route_match(cfg, user, out) < 0)
-		return ROUTE_NONE;
-	if (out->route->lookup == NULL)
-		return ROUTE_FOUND;
-	return run_lookup(cfg, out->route, user, client_addr, client_port, out, report, ctx);
+	return LOOKUP_FAILED;
 }

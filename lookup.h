@@ -8,24 +8,11 @@
 /* The most a lookup program may print, in bytes. */
 #define LOOKUP_OUTPUT_MAX (64 * 1024)
 
-enum route_found {
-	ROUTE_FOUND,   /* out holds the route */
-	ROUTE_NONE,    /* no route, or the lookup said "no such user" */
-	ROUTE_FAILED,  /* the lookup failed: reported, nobody may be let in */
-};
+/* What a lookup program's run came to (lookup_run in lookup.c). */
+enum lookup_result { LOOKUP_ANSWER, LOOKUP_NO_USER, LOOKUP_FAILED };
 
-/* Finds the route for user, running the route's lookup program when it
- * has one. client_addr and client_port are passed to the program. Every
- * problem is reported through report. */
-enum route_found route_resolve(const struct config *cfg, const char *user,
-                               const char *client_addr, int client_port,
-                               struct route_target *out, config_report_fn report, void *ctx);
-
-/* Finds the next word of a lookup line at or after *s: points *s at it and
- * returns its length, 0 at the end of the line. Words are split at blanks
- * (spaces and tabs), with no shell and no quoting. config_load checks the
- * words with it, and lookup_argv runs them, so the two cannot differ. */
-size_t lookup_next_word(const char **s);
+enum lookup_result lookup_run(const struct route *r, const char *user, const char *client_addr,
+                              int client_port, char **answer, config_report_fn report, void *ctx);
 
 /* Builds the argv of r's lookup command for user: the words of the line,
  * %u (and %%) expanded in each. The strings live in buf (size bytes);

@@ -1,16 +1,12 @@
-/* relay.c: relay session channels between the client and the upstream.
+/* relay.c: the relay's main loop, and the session channels' requests.
  *
  * Each client session channel has a twin on the upstream; together they
- * are a pair. libssh callbacks only take notes (how many bytes wait, EOF,
- * close, exit status): libssh calls them from inside its own calls, even
- * from inside a write on the other session, so acting there would nest.
- * All the moving happens in pump_pair(), run from the main loop after each
- * poll: it reads what libssh holds into a carry buffer and writes on what
- * the destination's window allows. Until the carry is empty, and while the
- * destination cannot take more at once, nothing more is read, so libssh's
- * window stops the sender: that is the flow control, and memory stays
- * bounded by the windows, for a peer that keeps to them. One that does not
- * ends the connection (see "flow control" below). */
+ * are a pair (pair.c, which moves their bytes). This file passes the
+ * session requests (pty, shell, exec, subsystem, env, signals, X11 and
+ * agent) upstream, and runs the loop that polls both sockets, lets libssh
+ * handle them as the memory budget allows, pumps every pair, and watches
+ * the limits (idle_timeout, max_session_time) and the end of either
+ * side. */
 #include "relay.h"
 
 #include <libssh/callbacks.h>
@@ -21,376 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
-#include "forward.h"
 #include "log.h"
+#include "pair.h"
 #include "record.h"
 
-/* The carry takes everything libssh holds on a channel at once (see
- * refill); libssh holds at most its window (1,280,000 bytes) and a packet
- * beyond what was read, so this never cuts a read short in practice. */
-#define CARRY_MAX ((size_t)2 * 1024 * 1024)
-#define CARRY_FIRST ((size_t)64 * 1024)  /* a carry grows by this much */
-#define WRITE_MAX ((size_t)128 * 1024)   /* see drain_carry */
 #define POLL_MS 1000
+#define TRICKLE_MS 100  /* a paused side's turn: see the memory budget in pair.c */
 #define OPENING_POLL_MS 50
 #define DRAIN_POLL_MS 100
-
-/* One direction of one data stream: bytes libssh holds for us on the
- * source channel (pending), then bytes read but not yet written (carry). */
-struct stream {
-	int is_stderr;
-	uint32_t pending;
-	uint32_t peak;           /* the most libssh held at once: see the memory budget */
-	size_t off, len;
-	char *carry;             /* grows as needed, up to CARRY_MAX; freed when idle */
-	size_t cap;
-};
-
-enum exit_kind { EXIT_NONE, EXIT_STATUS, EXIT_SIGNAL };
-
-struct pair {
-	struct connection *p;
-	ssh_channel client, upstream;
-	struct ssh_channel_callbacks_struct client_cb, upstream_cb;
-	struct stream up;        /* client stdin -> upstream */
-	struct stream down_out;  /* upstream stdout -> client */
-	struct stream down_err;  /* upstream stderr -> client */
-
-	/* what each side told us */
-	int client_eof, client_closed, upstream_eof, upstream_closed;
-	/* what we told each side */
-	int sent_eof_up, sent_eof_down, sent_close_up, sent_close_down, sent_exit;
-
-	enum exit_kind exit_kind;
-	int exit_status;
-	char *exit_signal, *exit_errmsg, *exit_lang;
-	int exit_core;
-
-	unsigned long id;        /* for the log: channels are counted from 1 */
-	int is_session;
-	int started;             /* a shell, command or subsystem runs upstream */
-	struct recording *rec;   /* record = yes: this session's recording */
-	char *pty_term;          /* the pty request, for the recording's header */
-	int pty_cols, pty_rows;
-	int cut_off;             /* the upstream's session ended without closing this channel */
-	struct timespec close_held_since;  /* see hold_client_close() */
-	struct pending_open *opening;  /* the far side's open is not answered yet */
-	int opening_toward_client;
-	struct pair *next;
-};
-
-/* Control requests (channel opens, pty, exec...) are answered by the
- * other side before the client gets its answer, so they block for that
- * round trip; data never does. */
-void set_blocking(ssh_session s, int blocking)
-{
-	ssh_set_blocking(s, blocking);
-	if (!blocking)
-		auth_packets_seen(); /* the exchange's packets are behind us */
-}
-
-/* ---- flow control ----
- *
- * A peer may send no more than the window sshroute advertised. libssh
- * counts that window, but 0.10 buffers an excess anyway ("accept it
- * anyway") and 0.11 and later drop it, setting only an error string; all
- * three name it in their log ("Data packet too big for our window"). sshd
- * ends such a connection ("peer ignored channel window"), and so does
- * sshroute: a peer that ignores the window could otherwise fill memory.
- *
- * As a backstop that does not depend on libssh's wording: for a peer that
- * keeps to its window, libssh never holds more than about 2 MB of one
- * channel's data (1,920,000 bytes in 0.10, 2 MiB in 0.11), so more than
- * BUFFERED_MAX is a violation too. */
-#define BUFFERED_MAX ((uint32_t)4 * 1024 * 1024)
-
-static int window_exceeded;  /* libssh logged an excess; the next data callback names the side */
-
-void relay_watch_libssh(const char *function, const char *line)
-{
-	if (strcmp(function, "channel_rcv_data") == 0 &&
-	    strstr(line, "Data packet too big for our window") != NULL)
-		window_exceeded = 1;
-}
-
-/* Called with what libssh now holds of the channel's data from side. */
-static void check_window(struct pair *pr, const char *side, uint32_t held)
-{
-	if (!window_exceeded && held <= BUFFERED_MAX)
-		return;
-	window_exceeded = 0;
-	if (pr->p->violation == NULL) {
-		pr->p->violation = side;
-		pr->p->violation_channel = pr->id;
-	}
-}
-
-/* libssh 0.11 and later drop the excess without a data callback: the
- * session whose error says so is the one that sent it. */
-static void name_violation(struct connection *p)
-{
-	if (!window_exceeded || p->violation != NULL)
-		return;
-	if (strcmp(ssh_get_error(p->upstream), "Window exceeded") == 0)
-		p->violation = "upstream";
-	else
-		p->violation = "client";
-}
-
-static void end_on_violation(struct connection *p)
-{
-	int by_upstream;
-
-	name_violation(p);
-	if (p->violation == NULL)
-		return;
-	by_upstream = strcmp(p->violation, "upstream") == 0;
-	log_error("channel %lu: the %s sent more data than the window allowed "
-	          "(rcvd too much data): protocol violation", p->violation_channel, p->violation);
-	connection_end(p, by_upstream ? EXIT_UPSTREAM : EXIT_CLIENT, "protocol violation",
-	               by_upstream ? "sshroute: the server broke the SSH protocol"
-	                           : "Protocol violation: peer ignored channel window");
-}
-
-/* ---- notes taken by the callbacks ---- */
-
-/* New bytes are activity (idle_timeout); bytes that only wait are not. */
-static void note_arrival(struct pair *pr, struct stream *st, uint32_t held)
-{
-	if (held > st->pending)
-		clock_gettime(CLOCK_MONOTONIC, &pr->p->last_activity);
-	st->pending = held;
-	if (held > st->peak)
-		st->peak = held;
-	pr->p->news = 1;
-}
-
-static int on_client_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
-                          void *userdata)
-{
-	struct pair *pr = userdata;
-
-	(void)s; (void)c; (void)data;
-	check_window(pr, "client", len);
-	if (is_stderr)
-		return (int)len; /* clients have no stderr to send: drop it */
-	note_arrival(pr, &pr->up, len);
-	return 0;
-}
-
-static int on_upstream_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
-                            void *userdata)
-{
-	struct pair *pr = userdata;
-	struct stream *st = is_stderr ? &pr->down_err : &pr->down_out;
-	const struct stream *other = is_stderr ? &pr->down_out : &pr->down_err;
-
-	(void)s; (void)c; (void)data;
-	/* stdout and stderr share the channel's window */
-	check_window(pr, "upstream", len + other->pending);
-	note_arrival(pr, st, len);
-	return 0;
-}
-
-static void stash_rest(struct stream *st, ssh_channel src);
-
-/* At EOF or close the sender has sent its last byte, and may disconnect
- * right after it: libssh refuses to read from a session that has ended,
- * so what it still holds is taken now (see stash_rest). */
-static void on_client_eof(ssh_session s, ssh_channel c, void *userdata)
-{
-	struct pair *pr = userdata;
-
-	(void)s; (void)c;
-	stash_rest(&pr->up, pr->client);
-	pr->client_eof = 1;
-	pr->p->news = 1;
-}
-
-static void on_client_close(ssh_session s, ssh_channel c, void *userdata)
-{
-	struct pair *pr = userdata;
-
-	(void)s; (void)c;
-	stash_rest(&pr->up, pr->client);
-	pr->client_eof = pr->client_closed = 1;
-	pr->p->news = 1;
-}
-
-static void on_upstream_eof(ssh_session s, ssh_channel c, void *userdata)
-{
-	struct pair *pr = userdata;
-
-	(void)s; (void)c;
-	stash_rest(&pr->down_out, pr->upstream);
-	stash_rest(&pr->down_err, pr->upstream);
-	pr->upstream_eof = 1;
-	pr->p->news = 1;
-}
-
-static void on_upstream_close(ssh_session s, ssh_channel c, void *userdata)
-{
-	struct pair *pr = userdata;
-
-	(void)s; (void)c;
-	stash_rest(&pr->down_out, pr->upstream);
-	stash_rest(&pr->down_err, pr->upstream);
-	pr->upstream_eof = pr->upstream_closed = 1;
-	pr->p->news = 1;
-}
-
-static void on_upstream_exit_status(ssh_session s, ssh_channel c, int status, void *userdata)
-{
-	struct pair *pr = userdata;
-
-	(void)s; (void)c;
-	pr->exit_kind = EXIT_STATUS;
-	pr->exit_status = status;
-	pr->p->news = 1;
-}
-
-static void on_upstream_exit_signal(ssh_session s, ssh_channel c, const char *signal, int core,
-                                    const char *errmsg, const char *lang, void *userdata)
-{
-	struct pair *pr = userdata;
-
-	(void)s; (void)c;
-	free(pr->exit_signal);
-	free(pr->exit_errmsg);
-	free(pr->exit_lang);
-	pr->exit_signal = strdup(signal ? signal : "");
-	pr->exit_errmsg = strdup(errmsg ? errmsg : "");
-	pr->exit_lang = strdup(lang ? lang : "");
-	pr->exit_core = core;
-	pr->exit_kind = pr->exit_signal && pr->exit_errmsg && pr->exit_lang ? EXIT_SIGNAL : EXIT_NONE;
-	pr->p->news = 1;
-}
-
-/* ---- recording (record = yes) ----
- *
- * A shell or command on a recorded route starts only once its recording
- * is open, and a recording that cannot be written ends the connection:
- * no session on such a route runs unrecorded. */
-
-static const char recording_unavailable[] = "sshroute: session recording is unavailable\r\n";
-
-/* Adds text to the session record's list of recordings. */
-static void note_recording(struct connection *p, const char *text)
-{
-	size_t len = strlen(p->recordings);
-
-	snprintf(p->recordings + len, sizeof(p->recordings) - len, "%s%s", len ? "," : "", text);
-}
-
-static int carry_room(struct stream *st, size_t want);
-
-/* A session that may not start: its request is granted, but nothing goes
- * upstream; the client gets the message on stderr, exit status 1, and the
- * channel's end, through the usual path (a refused request would do, but
- * ssh then exits before it prints what came on stderr). */
-static void refuse_session(struct pair *pr, const char *message)
-{
-	struct stream *st = &pr->down_err;
-	size_t n = strlen(message);
-
-	if (carry_room(st, st->len + n) == 0) {
-		memcpy(st->carry + st->len, message, n);
-		st->len += n;
-	}
-	pr->exit_kind = EXIT_STATUS;
-	pr->exit_status = 1;
-	pr->upstream_eof = pr->upstream_closed = 1;   /* its side never starts */
-	pr->sent_eof_up = 1;
-	pr->p->news = 1;
-}
-
-/* Opens the recording of a session that is about to run command ("shell"
- * for a shell). Returns 0 when the session may start. */
-static int start_recording(struct pair *pr, const char *command)
-{
-	const struct connection *p = pr->p;
-	char title[1024], why[256];
-	struct recording_header h = {
-		p->cfg->record_dir ? p->cfg->record_dir : RECORD_DIR_DEFAULT, p->user, pr->id,
-		pr->pty_cols > 0 ? pr->pty_cols : 80, pr->pty_rows > 0 ? pr->pty_rows : 24,
-		pr->pty_term, title, p->cfg->record_max_size, p->cfg->record_keep_free,
-	};
-
-	if (!p->target.record || pr->rec != NULL)
-		return 0;
-	snprintf(title, sizeof(title), "user %s upstream %s:%d route %s command %s", p->user,
-	         p->target.host, p->target.port, p->target.route->pattern, command);
-	pr->rec = recording_open(&h, why, sizeof(why));
-	if (pr->rec != NULL)
-		return 0;
-	log_error("channel %lu: session refused, it cannot be recorded (record = yes): %s",
-	          pr->id, why);
-	refuse_session(pr, recording_unavailable);
-	return -1;
-}
-
-/* The session started: the recording counts. Or it did not: its file goes. */
-static void settle_recording(struct pair *pr, int started)
-{
-	if (pr->rec == NULL)
-		return;
-	if (!started) {
-		recording_close(pr->rec, 1);
-		pr->rec = NULL;
-		return;
-	}
-	log_info("channel %lu: recording to %s", pr->id, recording_name(pr->rec));
-	note_recording(pr->p, recording_name(pr->rec));
-}
-
-static void recording_failed(struct connection *p, const char *why)
-{
-	log_error("session recording failed, ending the connection (record = yes): %s", why);
-	connection_end(p, EXIT_INTERNAL, "session recording failed",
-	               "sshroute: session recording is unavailable");
-}
-
-/* Bytes that went to the client (output) or upstream (input). */
-static void record_moved(struct pair *pr, const struct stream *st, const char *data, size_t n)
-{
-	char why[256];
-	int rc = 0;
-
-	if (pr->rec == NULL)
-		return;
-	if (st != &pr->up)
-		rc = recording_output(pr->rec, data, n, why, sizeof(why));
-	else if (pr->p->target.record_input)
-		rc = recording_input(pr->rec, data, n, why, sizeof(why));
-	if (rc < 0)
-		recording_failed(pr->p, why);
-}
-
-void relay_close_recordings(struct connection *p)
-{
-	struct pair *pr;
-
-	for (pr = p->pairs; pr; pr = pr->next) {
-		if (pr->rec != NULL && recording_close(pr->rec, 0) < 0)
-			log_error("channel %lu: the end of its recording could not be written", pr->id);
-		pr->rec = NULL;
-	}
-}
-
-/* Writes out what recordings hold: with force (the loop is about to
- * sleep) everything, otherwise what waited a second. */
-static void flush_recordings(struct connection *p, int force)
-{
-	struct pair *pr;
-	char why[256];
-
-	if (!p->target.record)
-		return;   /* the relay's loop, on every route: nothing to look at */
-	for (pr = p->pairs; pr; pr = pr->next)
-		if (pr->rec != NULL && recording_flush(pr->rec, force, why, sizeof(why)) < 0)
-			recording_failed(p, why);
-}
 
 /* ---- channel requests: passed upstream, the upstream's answer is the
  * client's. Requests are synchronous, so one is pending at a time. ---- */
@@ -425,7 +59,7 @@ static int forward_request(struct pair *pr, enum request_kind kind, const char *
 
 	if (!upstream_open(pr))
 		return -1;
-	set_blocking(pr->p->upstream, 1);
+	connection_set_blocking(pr->p->upstream, 1);
 	switch (kind) {
 	case REQ_PTY:
 		rc = ssh_channel_request_pty_size(up, arg, cols, rows);
@@ -443,7 +77,7 @@ static int forward_request(struct pair *pr, enum request_kind kind, const char *
 		rc = ssh_channel_request_env(up, arg, value);
 		break;
 	}
-	set_blocking(pr->p->upstream, 0);
+	connection_set_blocking(pr->p->upstream, 0);
 	return request_answer(pr, rc, request_names[kind]);
 }
 
@@ -473,11 +107,11 @@ static int start_session(struct pair *pr, const char *command)
 	if (pr->started)
 		return command ? forward_request(pr, REQ_EXEC, command, NULL, 0, 0)
 		               : forward_request(pr, REQ_SHELL, NULL, NULL, 0, 0);
-	if (start_recording(pr, command ? command : "shell") < 0)
+	if (pair_start_recording(pr, command ? command : "shell") < 0)
 		return 0;   /* granted, and refused by refuse_session */
 	rc = command ? forward_request(pr, REQ_EXEC, command, NULL, 0, 0)
 	             : forward_request(pr, REQ_SHELL, NULL, NULL, 0, 0);
-	settle_recording(pr, rc == 0);
+	pair_settle_recording(pr, rc == 0);
 	pr->started |= rc == 0;
 	return rc;
 }
@@ -508,7 +142,7 @@ static int on_subsystem_request(ssh_session s, ssh_channel c, const char *subsys
 	pr->started = 1;
 	if (pr->p->target.record) {
 		snprintf(note, sizeof(note), "subsystem %s (not recorded)", subsystem);
-		note_recording(pr->p, note);
+		pair_note_recording(pr->p, note);
 	}
 	return 0;
 }
@@ -531,7 +165,7 @@ static int on_window_change(ssh_session s, ssh_channel c, int cols, int rows, in
 	if (!upstream_open(pr))
 		return -1;
 	if (pr->rec != NULL && recording_resize(pr->rec, cols, rows, why, sizeof(why)) < 0)
-		recording_failed(pr->p, why);
+		pair_recording_failed(pr->p, why);
 	return request_answer(pr, ssh_channel_change_pty_size(pr->upstream, cols, rows),
 	                      "window-change");
 }
@@ -576,9 +210,9 @@ int relay_x11_request(struct connection *p, ssh_message msg)
 		log_verbose("channel %lu: refused X11 forwarding (x11_forwarding = no)", pr->id);
 		return 1;
 	}
-	set_blocking(p->upstream, 1);
+	connection_set_blocking(p->upstream, 1);
 	rc = request_x11_upstream(pr->upstream, msg);
-	set_blocking(p->upstream, 0);
+	connection_set_blocking(p->upstream, 0);
 	if (request_answer(pr, rc, "x11-req") < 0)
 		return 1;
 	ssh_message_channel_request_reply_success(msg);
@@ -594,432 +228,8 @@ static void on_signal(ssh_session s, ssh_channel c, const char *signal, void *us
 		request_answer(pr, ssh_channel_request_send_signal(pr->upstream, signal), "signal");
 }
 
-/* ---- moving bytes ---- */
-
-static int stream_drained(const struct stream *st)
+static void fill_requests(struct ssh_channel_callbacks_struct *cb)
 {
-	return st->pending == 0 && st->off == st->len;
-}
-
-/* Makes room for want bytes in the carry, in all: that much, rounded up
- * to CARRY_FIRST, for the memory budget counts what is allocated. */
-static int carry_room(struct stream *st, size_t want)
-{
-	size_t cap = (want + CARRY_FIRST - 1) / CARRY_FIRST * CARRY_FIRST;
-	char *grown;
-
-	if (cap <= st->cap)
-		return 0;
-	grown = realloc(st->carry, cap);
-	if (grown == NULL)
-		return -1;
-	st->carry = grown;
-	st->cap = cap;
-	return 0;
-}
-
-/* How much one refill takes. libssh 0.10's ssh_channel_read() reopens the
- * sender's window to 1,280,000 bytes without counting what libssh still
- * holds, so reading a little at a time from a fast sender to a slow
- * receiver let libssh's buffer grow without bound (16-97 MiB seen on
- * uploads): there a refill takes all of it, which keeps it under one
- * window. libssh 0.11 counts what it holds, so a refill takes one write's
- * worth and the carry stays small. */
-static uint32_t refill_size(uint32_t pending)
-{
-	static int takes_all = -1;
-	uint32_t most;
-
-	if (takes_all < 0)
-		takes_all = ssh_version(SSH_VERSION_INT(0, 11, 0)) == NULL;
-	most = takes_all ? (uint32_t)CARRY_MAX : (uint32_t)WRITE_MAX;
-	return pending < most ? pending : most;
-}
-
-/* Reads up to n of the bytes libssh holds for src. Not with
- * ssh_channel_read_nonblocking(): from libssh 0.11 on, it first reads the
- * session's socket (ssh_channel_poll), which would bypass the memory
- * budget's pause. With no wait and bytes held, libssh neither polls nor
- * reads the socket. */
-static int read_held(ssh_channel src, char *dst, uint32_t n, int is_stderr)
-{
-	return ssh_channel_read_timeout(src, dst, n, is_stderr, 0);
-}
-
-/* Refills an empty carry from what libssh holds on src. Only called while
- * libssh holds bytes, so the read does not poll (and nest). */
-static int refill(struct stream *st, ssh_channel src)
-{
-	uint32_t want = refill_size(st->pending);
-	int n;
-
-	st->off = st->len = 0;
-	/* cppcheck-suppress knownConditionTrueFalse ; only on pump_stream's !src_readable path */
-	if (want == 0)
-		return 0;
-	if (carry_room(st, want) < 0) {
-		log_error("out of memory for a channel's data");
-		return 0;
-	}
-	n = read_held(src, st->carry, want, st->is_stderr);
-	if (n <= 0) {
-		st->pending = 0;
-		return 0;
-	}
-	st->pending -= (uint32_t)n <= st->pending ? (uint32_t)n : st->pending;
-	st->len = (size_t)n;
-	return 1;
-}
-
-/* Appends everything libssh holds of the stream to the carry. Only for
- * a sender that has sent its last byte, so bounded by its window (about
- * 2 MB); libssh holds the bytes, so the read does not poll (and nest). */
-static void stash_rest(struct stream *st, ssh_channel src)
-{
-	size_t kept = st->len - st->off;
-	int n;
-
-	if (st->pending == 0)
-		return;
-	if (st->off > 0 && kept > 0)
-		memmove(st->carry, st->carry + st->off, kept);
-	st->off = 0;
-	st->len = kept;
-	if (carry_room(st, kept + st->pending) < 0) {
-		log_error("out of memory for a channel's last data");
-		return;
-	}
-	n = read_held(src, st->carry + kept, st->pending, st->is_stderr);
-	if (n > 0)
-		st->len += (size_t)n;
-	st->pending = 0;
-}
-
-/* Writes from the carry what dst's window allows, at most WRITE_MAX, and
- * nothing while libssh still has output waiting for that socket: what a
- * write puts in libssh's output buffer stays there until the peer reads
- * it, so writing up to the window (2 MiB for OpenSSH) would hold that
- * much twice over, in the carry and in libssh. The window is read just
- * before the write, and the write's own count is what moved. */
-static int output_waiting(ssh_channel dst)
-{
-	return (ssh_get_poll_flags(ssh_channel_get_session(dst)) & SSH_WRITE_PENDING) != 0;
-}
-
-static int takes_now(ssh_channel dst)
-{
-	return ssh_channel_window_size(dst) > 0 && !output_waiting(dst);
-}
-
-static int drain_carry(struct pair *pr, struct stream *st, ssh_channel dst,
-                       unsigned long long *counter)
-{
-	uint32_t window = ssh_channel_window_size(dst);
-	size_t n = st->len - st->off;
-	int w;
-
-	if (window == 0 || output_waiting(dst))
-		return 0;
-	if (n > window)
-		n = window;
-	if (n > WRITE_MAX)
-		n = WRITE_MAX;
-	w = st->is_stderr ? ssh_channel_write_stderr(dst, st->carry + st->off, (uint32_t)n)
-	                  : ssh_channel_write(dst, st->carry + st->off, (uint32_t)n);
-	if (w <= 0)
-		return w;
-	record_moved(pr, st, st->carry + st->off, (size_t)w);
-	st->off += (size_t)w;
-	*counter += (unsigned long long)w;
-	return 1;
-}
-
-/* Moves one stream as far as the destination allows. When the destination
- * is gone, what is left is read and dropped so that the source can finish.
- * Returns 1 when bytes moved. */
-static int pump_stream(struct pair *pr, struct stream *st, ssh_channel src, int src_readable,
-                       ssh_channel dst, int dst_writable, unsigned long long *counter)
-{
-	int moved = 0, rc;
-
-	if (!src_readable)
-		st->pending = 0;
-	for (;;) {
-		/* bytes for a destination that cannot take them now stay in
-		 * libssh, whose window then stops the sender: read into the
-		 * carry, they would make room for another window's worth */
-		if (st->off == st->len && dst_writable && !takes_now(dst))
-			return moved;
-		if (st->off == st->len && !refill(st, src))
-			return moved;
-		if (!dst_writable) {
-			st->off = st->len;
-			moved = 1;
-			continue;
-		}
-		rc = drain_carry(pr, st, dst, counter);
-		if (rc <= 0) {
-			if (rc < 0)
-				log_debug("channel write failed: %s",
-				          ssh_get_error(ssh_channel_get_session(dst)));
-			return moved;
-		}
-		moved = 1;
-	}
-}
-
-/* A carry that is empty, with nothing waiting behind it, is given back:
- * the memory budget counts what carries hold allocated. */
-static void release_idle_carry(struct stream *st)
-{
-	if (st->carry == NULL || !stream_drained(st))
-		return;
-	free(st->carry);
-	st->carry = NULL;
-	st->cap = 0;
-	st->off = st->len = 0;
-}
-
-static int client_writable(const struct pair *pr)
-{
-	return !pr->client_closed && !pr->sent_close_down && !pr->sent_eof_down;
-}
-
-static int upstream_writable(const struct pair *pr)
-{
-	return !pr->upstream_closed && !pr->sent_close_up && !pr->sent_eof_up;
-}
-
-static int pump_data(struct pair *pr)
-{
-	struct connection *p = pr->p;
-	int moved = 0;
-
-	moved |= pump_stream(pr, &pr->up, pr->client, !pr->sent_close_down, pr->upstream,
-	                     upstream_writable(pr), &p->bytes_to_upstream);
-	moved |= pump_stream(pr, &pr->down_out, pr->upstream, !pr->sent_close_up, pr->client,
-	                     client_writable(pr), &p->bytes_to_client);
-	moved |= pump_stream(pr, &pr->down_err, pr->upstream, !pr->sent_close_up, pr->client,
-	                     client_writable(pr), &p->bytes_to_client);
-	release_idle_carry(&pr->up);
-	release_idle_carry(&pr->down_out);
-	release_idle_carry(&pr->down_err);
-	/* bytes that came and went within this pump (a write can poll and
-	 * bring more) were never seen pending above */
-	if (moved)
-		clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
-	return moved;
-}
-
-/* ---- end of a channel: exit status, EOF and close, in that order, and
- * each only once the data before it has been written.
- *
- * Each step looks at the state afresh: sending an EOF or a close flushes
- * libssh's output, and that poll can run callbacks, so more data, the exit
- * status or a close may have arrived since the step before. (Deciding on
- * an older look once closed a client's channel on an exit status that had
- * just come in, unsent.) What arrives that way sets p->news, and the main
- * loop pumps again at once. ---- */
-
-static int up_drained(const struct pair *pr)
-{
-	return stream_drained(&pr->up);
-}
-
-static int down_drained(const struct pair *pr)
-{
-	return stream_drained(&pr->down_out) && stream_drained(&pr->down_err);
-}
-
-static void send_exit(struct pair *pr)
-{
-	int rc;
-
-	if (pr->exit_kind == EXIT_STATUS) {
-		rc = ssh_channel_request_send_exit_status(pr->client, pr->exit_status);
-		pr->p->last_exit_status = pr->exit_status;
-	} else {
-		rc = ssh_channel_request_send_exit_signal(pr->client, pr->exit_signal, pr->exit_core,
-		                                          pr->exit_errmsg, pr->exit_lang);
-		log_verbose("remote command killed by signal %s", pr->exit_signal);
-	}
-	if (rc != SSH_OK)
-		log_debug("cannot pass the exit status on: %s", ssh_get_error(pr->p->client));
-	else
-		log_verbose("channel %lu: exit %s passed to the client", pr->id,
-		            pr->exit_kind == EXIT_STATUS ? "status" : "signal");
-	pr->sent_exit = 1;
-}
-
-static int exit_owed(const struct pair *pr)
-{
-	return pr->exit_kind != EXIT_NONE && !pr->sent_exit;
-}
-
-/* The exit status goes on even when the client has already closed its
- * side: a client that has sent and received EOF may close first, and sshd
- * still sends the exit status then, which the client still takes. */
-static void finish_downstream(struct pair *pr)
-{
-	if (pr->sent_close_down || !down_drained(pr))
-		return;
-	if (exit_owed(pr))
-		send_exit(pr);
-	if (pr->upstream_eof && !pr->sent_eof_down && !pr->client_closed && down_drained(pr)) {
-		pr->sent_eof_down = 1;
-		ssh_channel_send_eof(pr->client);
-	}
-}
-
-static void finish_upstream(struct pair *pr)
-{
-	if (pr->upstream_closed || pr->sent_close_up || !up_drained(pr))
-		return;
-	if (pr->client_eof && !pr->sent_eof_up) {
-		pr->sent_eof_up = 1;
-		ssh_channel_send_eof(pr->upstream);
-	}
-}
-
-/* Seconds a client's close waits before it goes upstream, when the
- * upstream's command has sent EOF but no exit status yet. */
-#define CLOSE_HOLD_SECONDS 2
-
-/* A client that has sent and received EOF (a multiplexing ssh) may close
- * its channel before the exit status arrives. A server that has a close
- * may end the session without an exit status (sshd still sends one when
- * its command was running at the close, but not every server does); so
- * the close waits (a little) for it, and the exit status still reaches
- * the client. */
-static int hold_client_close(struct pair *pr)
-{
-	struct timespec now;
-
-	if (pr->exit_kind != EXIT_NONE || !pr->upstream_eof)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (pr->close_held_since.tv_sec == 0) {
-		pr->close_held_since = now;
-		return 1;
-	}
-	return now.tv_sec - pr->close_held_since.tv_sec < CLOSE_HOLD_SECONDS;
-}
-
-/* The upstream's side is over for the client: it closed, and everything
- * it sent before (data, exit status) has been passed on. */
-static int upstream_done(const struct pair *pr)
-{
-	return pr->upstream_closed && down_drained(pr) && !exit_owed(pr);
-}
-
-/* Each side's close is passed on once what it sent before has been: the
- * client's close goes upstream, the upstream's (which follows its exit
- * status) goes to the client. A close is also the answer to the other
- * side's close. */
-static void close_pair(struct pair *pr)
-{
-	/* with the client gone, the upstream's command ends by itself at EOF;
-	 * a session channel that runs nothing would wait forever */
-	int client_done = pr->client_closed && up_drained(pr) && !hold_client_close(pr) &&
-	                  (pr->p->lost != LOST_CLIENT || (pr->is_session && !pr->started));
-
-	if (!pr->sent_close_up && (client_done || upstream_done(pr))) {
-		log_verbose("channel %lu: closed by the %s", pr->id,
-		            upstream_done(pr) ? "upstream" : "client");
-		pr->sent_close_up = 1;
-		ssh_channel_close(pr->upstream);
-	}
-	if (!pr->sent_close_down && upstream_done(pr)) {
-		pr->sent_close_down = 1;
-		ssh_channel_close(pr->client);
-	}
-}
-
-void pair_open_pending(struct pair *pr, struct pending_open *po, int toward_client)
-{
-	pr->opening = po;
-	pr->opening_toward_client = toward_client;
-}
-
-/* A late refusal of a tunnel's far side: its accepted twin is closed as if
- * the far side had closed. Returns 1 while the open is still pending. */
-static int still_opening(struct pair *pr)
-{
-	int rc;
-
-	if (pr->opening == NULL)
-		return 0;
-	rc = forward_open_step(pr, pr->opening);
-	if (rc == SSH_AGAIN)
-		return 1;
-	pr->opening = NULL;
-	if (rc == SSH_OK)
-		return 0;
-	if (pr->opening_toward_client) {
-		pr->client_eof = pr->client_closed = 1;
-		pr->sent_close_down = 1; /* never opened: nothing to close */
-	} else {
-		pr->upstream_eof = pr->upstream_closed = 1;
-		pr->sent_close_up = 1;
-	}
-	return 0;
-}
-
-static void pump_pair(struct pair *pr)
-{
-	if (still_opening(pr))
-		return;
-
-	while (pump_data(pr))
-		;
-	finish_downstream(pr);
-	finish_upstream(pr);
-	close_pair(pr);
-}
-
-static int pair_finished(const struct pair *pr)
-{
-	return pr->sent_close_down && pr->sent_close_up && pr->client_closed && pr->upstream_closed;
-}
-
-/* ---- pairs ---- */
-
-void pair_free(struct pair *pr)
-{
-	if (pr->id != 0) { /* started: it was counted */
-		pr->p->n_channels--;
-		pr->p->n_sessions -= pr->is_session;
-	}
-	if (pr->opening)
-		forward_open_abandon(pr->opening);
-	if (pr->client) {
-		ssh_remove_channel_callbacks(pr->client, &pr->client_cb);
-		ssh_channel_free(pr->client);
-	}
-	if (pr->upstream) {
-		ssh_remove_channel_callbacks(pr->upstream, &pr->upstream_cb);
-		ssh_channel_free(pr->upstream);
-	}
-	free(pr->up.carry);
-	free(pr->down_out.carry);
-	free(pr->down_err.carry);
-	free(pr->exit_signal);
-	free(pr->exit_errmsg);
-	free(pr->exit_lang);
-	free(pr->pty_term);
-	if (recording_close(pr->rec, 0) < 0)
-		log_error("channel %lu: the end of its recording could not be written", pr->id);
-	free(pr);
-}
-
-static void init_client_callbacks(struct pair *pr)
-{
-	struct ssh_channel_callbacks_struct *cb = &pr->client_cb;
-
-	cb->userdata = pr;
-	cb->channel_data_function = on_client_data;
-	cb->channel_eof_function = on_client_eof;
-	cb->channel_close_function = on_client_close;
 	cb->channel_pty_request_function = on_pty_request;
 	cb->channel_pty_window_change_function = on_window_change;
 	cb->channel_shell_request_function = on_shell_request;
@@ -1028,93 +238,11 @@ static void init_client_callbacks(struct pair *pr)
 	cb->channel_env_request_function = on_env_request;
 	cb->channel_signal_function = on_signal;
 	cb->channel_auth_agent_req_function = on_agent_request;
-	ssh_callbacks_init(cb);
 }
 
-static void init_upstream_callbacks(struct pair *pr)
+void relay_install(void)
 {
-	struct ssh_channel_callbacks_struct *cb = &pr->upstream_cb;
-
-	cb->userdata = pr;
-	cb->channel_data_function = on_upstream_data;
-	cb->channel_eof_function = on_upstream_eof;
-	cb->channel_close_function = on_upstream_close;
-	cb->channel_exit_status_function = on_upstream_exit_status;
-	cb->channel_exit_signal_function = on_upstream_exit_signal;
-	ssh_callbacks_init(cb);
-}
-
-static struct pair *pair_new(struct connection *p)
-{
-	struct pair *pr = calloc(1, sizeof(*pr));
-
-	if (pr == NULL)
-		return NULL;
-	pr->p = p;
-	pr->down_err.is_stderr = 1;
-	init_client_callbacks(pr);
-	init_upstream_callbacks(pr);
-	return pr;
-}
-
-/* New pairs go to the end of the list: a channel can be opened from inside
- * pump_all() (a write may poll), and pump_all() keeps a link into the list. */
-static void append_pair(struct connection *p, struct pair *pr)
-{
-	struct pair **link = &p->pairs;
-
-	while (*link)
-		link = &(*link)->next;
-	*link = pr;
-}
-
-/* A pair with fresh, not yet opened channels on both sessions and its
- * callbacks in place. */
-struct pair *pair_with_channels(struct connection *p)
-{
-	struct pair *pr = pair_new(p);
-
-	if (pr == NULL)
-		return NULL;
-	pr->upstream = ssh_channel_new(p->upstream);
-	pr->client = ssh_channel_new(p->client);
-	if (pr->upstream == NULL || pr->client == NULL) {
-		pair_free(pr);
-		return NULL;
-	}
-	ssh_set_channel_callbacks(pr->upstream, &pr->upstream_cb);
-	ssh_set_channel_callbacks(pr->client, &pr->client_cb);
-	return pr;
-}
-
-void start_pair(struct connection *p, struct pair *pr, const char *kind)
-{
-	append_pair(p, pr);
-	pr->id = ++p->channels_opened;
-	pr->is_session = strcmp(kind, "session") == 0;
-	p->n_channels++;
-	p->n_sessions += pr->is_session;
-	log_verbose("%s channel %lu opened", kind, pr->id);
-}
-
-enum { CLIENT_SIDE, UPSTREAM_SIDE };
-static int side_paused(const struct connection *p, int which);
-static size_t side_hold(const struct connection *p, int which);
-
-int relay_channel_allowed(struct connection *p, const char *kind, int toward_client)
-{
-	if (p->n_channels >= p->cfg->max_channels) {
-		log_info("refused a %s channel: %d channels are open (max_channels)", kind,
-		         p->n_channels);
-		return 0;
-	}
-	if (side_paused(p, toward_client ? CLIENT_SIDE : UPSTREAM_SIDE)) {
-		log_info("refused a %s channel: the %s's channels hold %zu bytes not yet delivered",
-		         kind, toward_client ? "client" : "upstream",
-		         side_hold(p, toward_client ? CLIENT_SIDE : UPSTREAM_SIDE));
-		return 0;
-	}
-	return 1;
+	pair_install_requests(fill_requests);
 }
 
 /* sshd's MaxSessions: over the limit, the open is refused and the
@@ -1126,7 +254,7 @@ static int session_allowed(struct connection *p)
 		         p->n_sessions);
 		return 0;
 	}
-	return relay_channel_allowed(p, "session", 0);
+	return pair_channel_allowed(p, "session", 0);
 }
 
 ssh_channel relay_open_session(struct connection *p)
@@ -1139,9 +267,9 @@ ssh_channel relay_open_session(struct connection *p)
 	pr = pair_with_channels(p);
 	if (pr == NULL)
 		return NULL;
-	set_blocking(p->upstream, 1);
+	connection_set_blocking(p->upstream, 1);
 	rc = ssh_channel_open_session(pr->upstream);
-	set_blocking(p->upstream, 0);
+	connection_set_blocking(p->upstream, 0);
 	if (rc != SSH_OK) {
 		log_info("upstream refused a session channel: %s", ssh_get_error(p->upstream));
 		pair_free(pr);
@@ -1159,7 +287,7 @@ static void pump_all(struct connection *p)
 
 	p->news = 0;
 	while ((pr = *link) != NULL) {
-		pump_pair(pr);
+		pair_pump(pr);
 		if (pair_finished(pr)) {
 			*link = pr->next;
 			pair_free(pr);
@@ -1258,12 +386,12 @@ static void client_lost(struct connection *p)
  * closes, or the connection). */
 static int drained_toward_client(const struct pair *pr)
 {
-	return down_drained(pr) && (pr->cut_off || pr->client_closed);
+	return pair_down_drained(pr) && (pr->cut_off || pr->client_closed);
 }
 
 static int drained_toward_upstream(const struct pair *pr)
 {
-	return up_drained(pr) && pr->upstream_closed;
+	return pair_up_drained(pr) && pr->upstream_closed;
 }
 
 static int all_drained(const struct connection *p)
@@ -1289,7 +417,7 @@ static int client_owed_nothing(struct connection *p)
 	if (p->lost != LOST_CLIENT)
 		return 0;
 	for (pr = p->pairs; pr; pr = pr->next) {
-		if (!up_drained(pr) || !(pr->upstream_closed || pr->sent_eof_up)) {
+		if (!pair_up_drained(pr) || !(pr->upstream_closed || pr->sent_eof_up)) {
 			p->delivered_since.tv_sec = p->delivered_since.tv_nsec = 0;
 			return 0;
 		}
@@ -1359,97 +487,6 @@ static int session_time_over(const struct connection *p)
 	return ms_left(p->target.max_session_time, &p->logged_in) <= 0;
 }
 
-/* ---- the memory budget ----
- *
- * Flow control bounds each channel by its window, but libssh's windows
- * are its own (1,280,000 bytes in 0.10, 2 MiB later) and there is no API
- * to make them smaller: 64 channels whose readers are slow would make
- * libssh hold 80 to 130 MB. So the relay counts what each side has sent
- * that is not delivered yet, in libssh and in the carries: its hold. A
- * side's socket is not read (the side is paused; its peer waits, in TCP,
- * and so do its other channels) while
- *  - its hold is HOLD_MAX or more: its channels' readers are slow (held);
- *  - or its hold is PIPELINE_MAX or more and the other side's socket has
- *    output waiting, so that nothing read now could be written on
- *    (blocked): this one is short, it ends when that socket drains.
- * Under those, channels move as their windows allow.
- *
- * A paused side still flushes what is owed to it (libssh may read a
- * packet's worth then): a blocked side at once, a held one at most once
- * per TRICKLE_MS. It is read to its end when its peer hangs up. When both
- * sides are paused, each may be waiting for a window adjustment stuck in
- * the other's unread socket: then each is read once per TRICKLE_MS. New
- * channels are not opened toward a held side: the round trip would read
- * its socket.
- *
- * libssh never gives a channel's buffer back while the channel is open,
- * so a peer that fills its channels one after the other makes the
- * process bigger each time, though the hold stays small. The footprint
- * counts that: what each stream made libssh hold at its most, plus the
- * carries (freed when idle). Past BUFFER_CEILING, the connection ends. */
-#define HOLD_MAX ((size_t)6 * 1024 * 1024)
-#define BUFFER_CEILING ((size_t)32 * 1024 * 1024)
-#define TRICKLE_MS 100
-
-static size_t stream_hold(const struct stream *st)
-{
-	return (size_t)st->pending + (st->len - st->off);
-}
-
-/* What a side has sent that is not delivered yet. */
-static size_t side_hold(const struct connection *p, int which)
-{
-	const struct pair *pr;
-	size_t sum = 0;
-
-	for (pr = p->pairs; pr; pr = pr->next)
-		sum += which == CLIENT_SIDE ? stream_hold(&pr->up)
-		                            : stream_hold(&pr->down_out) + stream_hold(&pr->down_err);
-	return sum;
-}
-
-/* What libssh's buffer for a stream that held peak bytes at most has made
- * resident: about that much (it allocates the power of two above, but
- * pages are resident only once written), and a packet of slack for what
- * it read but has not moved to the front yet. */
-static size_t libssh_footprint(uint32_t peak)
-{
-	return peak == 0 ? 0 : (size_t)peak + (size_t)64 * 1024;
-}
-
-static size_t stream_footprint(const struct stream *st)
-{
-	return libssh_footprint(st->peak) + st->cap;
-}
-
-static size_t connection_footprint(const struct connection *p)
-{
-	const struct pair *pr;
-	size_t sum = 0;
-
-	for (pr = p->pairs; pr; pr = pr->next)
-		sum += stream_footprint(&pr->up) + stream_footprint(&pr->down_out) +
-		       stream_footprint(&pr->down_err);
-	return sum;
-}
-
-static int side_paused(const struct connection *p, int which)
-{
-	return side_hold(p, which) >= HOLD_MAX;
-}
-
-/* The hard bound (see above): the connection ends. */
-static void end_over_ceiling(struct connection *p)
-{
-	size_t used = connection_footprint(p);
-
-	if (used <= BUFFER_CEILING)
-		return;
-	log_info("the connection's channels made libssh and sshroute hold %zu bytes, over the %zu allowed",
-	         used, BUFFER_CEILING);
-	connection_end(p, EXIT_OK, "buffers full", "sshroute: the connection's buffers are full");
-}
-
 /* Lets libssh handle one session's socket, up to reads times: libssh reads
  * at most 4 KiB per poll, so while bytes keep coming it is let read up to
  * BURST_READS times (its own poll with no wait, then the read) before the
@@ -1460,7 +497,7 @@ static int handle_session(ssh_event ev, int reads)
 	int k;
 
 	for (k = 0; k < reads; k++) {
-		auth_packets_seen();
+		connection_packets_seen();
 		if (ssh_event_dopoll(ev, 0) != SSH_OK)
 			break;
 	}
@@ -1502,7 +539,7 @@ static int turn_now(const struct side *sd, int *timeout_ms)
 #define PIPELINE_MAX ((size_t)1024 * 1024)
 static int side_blocked(const struct connection *p, int which, ssh_session other)
 {
-	return write_pending(other) && side_hold(p, which) >= PIPELINE_MAX;
+	return write_pending(other) && pair_side_hold(p, which) >= PIPELINE_MAX;
 }
 
 /* What the poll asks of a side: see the memory budget for a paused one. */
@@ -1552,7 +589,7 @@ static int live_sides(const struct connection *p, struct side sides[2])
 		sides[n].which = i;
 		sides[n].session = i == CLIENT_SIDE ? p->client : p->upstream;
 		sides[n].event = i == CLIENT_SIDE ? p->event : p->upstream_event;
-		sides[n].held = side_paused(p, i);
+		sides[n].held = pair_side_paused(p, i);
 		sides[n].blocked = 0;
 		sides[n++].touch = 0;
 	}
@@ -1611,17 +648,18 @@ void relay_run(struct connection *p)
 {
 	int timeout;
 
+	connection_at_end(pair_close_recordings);
 	ssh_set_blocking(p->client, 0);
-	set_blocking(p->upstream, 0);
+	connection_set_blocking(p->upstream, 0);
 	clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
 	p->logged_in = p->last_activity;
 	for (;;) {
 		connection_stop_if_asked(p);
-		end_on_violation(p);
+		pair_end_on_violation(p);
 		notice_lost(p);
 		pump_all(p);
-		end_on_violation(p);
-		end_over_ceiling(p);
+		pair_end_on_violation(p);
+		pair_end_over_ceiling(p);
 		if (p->lost != LOST_NONE) {
 			end_when_drained(p, 0);
 		} else if (idle_too_long(p)) {
@@ -1634,17 +672,7 @@ void relay_run(struct connection *p)
 		}
 		/* what the recordings hold is written before the loop sleeps */
 		timeout = poll_timeout(p);
-		flush_recordings(p, !p->busy && timeout > 0);
+		pair_flush_recordings(p, !p->busy && timeout > 0);
 		poll_sessions(p, timeout);
 	}
-}
-
-ssh_channel pair_client(const struct pair *pr)
-{
-	return pr->client;
-}
-
-ssh_channel pair_upstream(const struct pair *pr)
-{
-	return pr->upstream;
 }

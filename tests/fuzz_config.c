@@ -36,6 +36,7 @@
 #include "config.h"
 #include "keys.h"
 #include "lookup.h"
+#include "route.h"
 
 #include <fnmatch.h>
 #include <libssh/libssh.h>

@@ -6,6 +6,7 @@
  * "not ok - NAME: detail", and exits 1 when any case failed. */
 #include "config.h"
 #include "lookup.h"
+#include "route.h"
 
 #include <ftw.h>
 #include <ini.h>
