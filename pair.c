@@ -415,9 +415,10 @@ static int refill(struct stream *st, ssh_channel src)
 	return 1;
 }
 
-/* Appends everything libssh holds of the stream to the carry. Only for
- * a sender that has sent its last byte, so bounded by its window (about
- * 2 MB); libssh holds the bytes, so the read does not poll (and nest). */
+/* Appends everything libssh holds of the stream to the carry: for a
+ * sender that has sent its last byte (bounded by its window, about 2 MB),
+ * and for a backlog (take_backlog). libssh holds the bytes, so the read
+ * does not poll (and nest). */
 static void stash_rest(struct stream *st, ssh_channel src)
 {
 	size_t kept = st->len - st->off;
@@ -478,20 +479,13 @@ static int drain_carry(struct pair *pr, struct stream *st, ssh_channel dst,
 	return 1;
 }
 
-/* Moves one stream as far as the destination allows. When the destination
- * is gone, what is left is read and dropped so that the source can finish.
- * Returns 1 when bytes moved. */
-static int pump_stream(struct pair *pr, struct stream *st, ssh_channel src, int src_readable,
-                       ssh_channel dst, int dst_writable, unsigned long long *counter)
+/* Moves what it can of one stream (see pump_stream). */
+static int move_stream(struct pair *pr, struct stream *st, ssh_channel src, ssh_channel dst,
+                       int dst_writable, unsigned long long *counter)
 {
 	int moved = 0, rc;
 
-	if (!src_readable)
-		st->pending = 0;
 	for (;;) {
-		/* bytes for a destination that cannot take them now stay in
-		 * libssh, whose window then stops the sender: read into the
-		 * carry, they would make room for another window's worth */
 		if (st->off == st->len && dst_writable && !takes_now(dst))
 			return moved;
 		if (st->off == st->len && !refill(st, src))
@@ -510,6 +504,36 @@ static int pump_stream(struct pair *pr, struct stream *st, ssh_channel src, int 
 		}
 		moved = 1;
 	}
+}
+
+/* Bytes for a destination that cannot take them now move from libssh into
+ * the carry, up to CARRY_MAX: libssh never gives a channel's buffer back
+ * until the channel closes, the carry is freed once it is empty, so a
+ * backlog that comes and goes leaves nothing behind. Reading reopens the
+ * sender's window, so a stuck channel holds up to a window more (in
+ * libssh): the memory budget bounds what all of them hold together. */
+static void take_backlog(struct stream *st, ssh_channel src)
+{
+	if (st->pending > 0 && st->len - st->off + st->pending <= CARRY_MAX)
+		stash_rest(st, src);
+}
+
+/* Moves one stream as far as the destination allows. When the destination
+ * is gone, what is left is read and dropped so that the source can finish.
+ * Returns 1 when bytes moved. */
+static int pump_stream(struct pair *pr, struct stream *st, ssh_channel src, int src_readable,
+                       ssh_channel dst, int dst_writable, unsigned long long *counter)
+{
+	int moved;
+
+	if (!src_readable) {
+		st->pending = 0;
+		return move_stream(pr, st, src, dst, dst_writable, counter);
+	}
+	moved = move_stream(pr, st, src, dst, dst_writable, counter);
+	if (dst_writable)
+		take_backlog(st, src);
+	return moved;
 }
 
 /* A carry that is empty, with nothing waiting behind it, is given back:
