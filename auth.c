@@ -39,6 +39,27 @@
 #include "route.h"
 #include "upstream.h"
 
+/* The login's progress: this file's alone (connection.h holds what other
+ * layers read). */
+static struct {
+	int route_looked_up;
+	int route_failed;             /* the lookup failed: "unavailable" at a credential */
+	int upstream_methods;         /* SSH_AUTH_METHOD_* the upstream still accepts */
+	int partial;                  /* the upstream gave partial success: offer its methods */
+	int key_proven;               /* a listed key was signed before the upstream took keys */
+	int failures;                 /* failed authentication attempts */
+	enum { KBDINT_NONE, KBDINT_FIRST, KBDINT_UPSTREAM, KBDINT_REST }
+		kbdint;                   /* the client owes answers to: sshroute's own first
+		                           * Password: prompt, the upstream's round, or the
+		                           * rest of the upstream's first round */
+	int kbdint_filled;            /* KBDINT_REST: the upstream's prompt that the
+		                           * answer to the first Password: prompt filled */
+	char *held_password;          /* that answer, while the upstream's rounds before
+		                           * its first password prompt (notices) go by */
+	int upstream_kbdint;          /* the upstream waits for answers to a round */
+	struct timespec attempt_started;
+} login;
+
 /* Every failed attempt is answered this long after it arrived, whatever
  * the reason (wrong password, no route, upstream refusal), so that a
  * missing account looks like a wrong password, and a route whose upstream
@@ -70,14 +91,14 @@ static const char identity_refused_message[] =
 
 /* ---- timing ---- */
 
-static void start_attempt(struct connection *p)
+static void start_attempt(void)
 {
-	clock_gettime(CLOCK_MONOTONIC, &p->attempt_started);
+	clock_gettime(CLOCK_MONOTONIC, &login.attempt_started);
 }
 
-static void pad_failure_delay(const struct connection *p)
+static void pad_failure_delay(void)
 {
-	struct timespec deadline = p->attempt_started;
+	struct timespec deadline = login.attempt_started;
 
 	deadline.tv_sec += FAILURE_DELAY_MS / 1000;
 	deadline.tv_nsec += (long)(FAILURE_DELAY_MS % 1000) * 1000000L;
@@ -145,9 +166,9 @@ static int offered_methods(const struct connection *p)
 {
 	int m;
 
-	if (p->upstream == NULL || !p->partial)
+	if (p->upstream == NULL || !login.partial)
 		return server_methods(p->cfg);
-	m = ssh_methods(p->target.auth) & p->upstream_methods;
+	m = ssh_methods(p->target.auth) & login.upstream_methods;
 	/* Offering nothing would leave the client without a word: a routed
 	 * user whose upstream accepts nothing sshroute can pass gets the
 	 * server's methods, and the log says why (log_unusable_route). */
@@ -158,7 +179,7 @@ static int offered_methods(const struct connection *p)
 static int upstream_accepts(const struct connection *p, int method)
 {
 	return p->have_route && p->upstream != NULL &&
-	       (ssh_methods(p->target.auth) & p->upstream_methods & method);
+	       (ssh_methods(p->target.auth) & login.upstream_methods & method);
 }
 
 static void offer_methods(struct connection *p)
@@ -190,13 +211,13 @@ static void log_route(const struct connection *p)
 
 static void log_unusable_route(const struct connection *p)
 {
-	if ((ssh_methods(p->target.auth) & p->upstream_methods) == 0)
+	if ((ssh_methods(p->target.auth) & login.upstream_methods) == 0)
 		log_error("route %s: the upstream accepts no method this route can pass on "
 		          "(upstream offers %s%s%s; route auth and authorized_keys allow %s%s%s)",
 		          p->target.route->pattern,
-		          p->upstream_methods & SSH_AUTH_METHOD_PUBLICKEY ? "publickey " : "",
-		          p->upstream_methods & SSH_AUTH_METHOD_PASSWORD ? "password " : "",
-		          p->upstream_methods & SSH_AUTH_METHOD_INTERACTIVE ? "keyboard-interactive" : "",
+		          login.upstream_methods & SSH_AUTH_METHOD_PUBLICKEY ? "publickey " : "",
+		          login.upstream_methods & SSH_AUTH_METHOD_PASSWORD ? "password " : "",
+		          login.upstream_methods & SSH_AUTH_METHOD_INTERACTIVE ? "keyboard-interactive" : "",
 		          p->target.auth & AUTH_PUBLICKEY ? "publickey " : "",
 		          p->target.auth & AUTH_PASSWORD ? "password " : "",
 		          p->target.auth & AUTH_KBDINT ? "keyboard-interactive" : "");
@@ -230,16 +251,16 @@ static int find_route(struct connection *p)
 {
 	char upstream[ROUTE_HOST_MAX + 16];
 
-	if (p->route_looked_up)
+	if (login.route_looked_up)
 		return p->have_route;
-	p->route_looked_up = 1;
+	login.route_looked_up = 1;
 	switch (route_resolve(p->cfg, p->user, p->client_addr, p->client_port, &p->target,
 	                      report_problem, NULL)) {
 	case ROUTE_NONE:
 		log_info("no route for this user");
 		return 0;
 	case ROUTE_FAILED:
-		p->route_failed = 1;
+		login.route_failed = 1;
 		return 0;
 	case ROUTE_FOUND:
 		break;
@@ -256,7 +277,7 @@ static int find_route(struct connection *p)
  * server is unavailable, which it may learn only now). */
 static int route_takes(struct connection *p, int auth)
 {
-	return (find_route(p) && (p->target.auth & auth)) || p->route_failed;
+	return (find_route(p) && (p->target.auth & auth)) || login.route_failed;
 }
 
 /* The upstream failed during authentication: the client is told that
@@ -277,7 +298,7 @@ static int contact_upstream(struct connection *p)
 	char upstream[ROUTE_HOST_MAX + 16];
 	int rc;
 
-	if (p->route_failed)
+	if (login.route_failed)
 		connection_end(p, EXIT_UPSTREAM, "lookup failed", unavailable_message);
 	if (p->upstream != NULL)
 		return SSH_AUTH_DENIED;
@@ -294,7 +315,7 @@ static int contact_upstream(struct connection *p)
 	}
 	forward_attach_upstream(p);
 	connection_count_packets(p->upstream, 0);
-	rc = upstream_auth_none(p->upstream, &p->upstream_methods);
+	rc = upstream_auth_none(p->upstream, &login.upstream_methods);
 	if (rc == SSH_AUTH_ERROR)
 		upstream_failed(p);
 	pass_banner(p);
@@ -396,17 +417,17 @@ static int accept_partially(struct connection *p, const char *method)
 {
 	int rc;
 
-	p->partial = 1;
-	p->upstream_methods = upstream_methods_left(p->upstream);
+	login.partial = 1;
+	login.upstream_methods = upstream_methods_left(p->upstream);
 	log_info("partial success with %s; upstream wants more", method);
-	if (p->key_proven && upstream_accepts(p, SSH_AUTH_METHOD_PUBLICKEY)) {
-		p->key_proven = 0;
+	if (login.key_proven && upstream_accepts(p, SSH_AUTH_METHOD_PUBLICKEY)) {
+		login.key_proven = 0;
 		rc = try_identity(p);
 		if (rc == SSH_AUTH_SUCCESS)
 			return accept_login(p, "publickey");
 		if (rc != SSH_AUTH_PARTIAL)
 			upstream_failed(p);
-		p->upstream_methods = upstream_methods_left(p->upstream);
+		login.upstream_methods = upstream_methods_left(p->upstream);
 		log_info("partial success with publickey; upstream wants more");
 	}
 	offer_methods(p);
@@ -417,8 +438,8 @@ static int accept_partially(struct connection *p, const char *method)
  * it. */
 static void note_failure(struct connection *p, const char *method)
 {
-	p->failures++;
-	log_info("failed %s (%d of %d)", method, p->failures,
+	login.failures++;
+	log_info("failed %s (%d of %d)", method, login.failures,
 	         p->cfg->max_auth_tries);
 }
 
@@ -427,11 +448,11 @@ static void note_failure(struct connection *p, const char *method)
 static int count_failure(struct connection *p, const char *method)
 {
 	note_failure(p, method);
-	if (p->failures >= p->cfg->max_auth_tries)
+	if (login.failures >= p->cfg->max_auth_tries)
 		connection_end(p, EXIT_CLIENT, "too many authentication failures",
 		               "Too many authentication failures");
-	if (p->upstream && !p->upstream_kbdint)
-		p->upstream_methods = upstream_methods_left(p->upstream);
+	if (p->upstream && !login.upstream_kbdint)
+		login.upstream_methods = upstream_methods_left(p->upstream);
 	offer_methods(p);
 	return SSH_AUTH_DENIED;
 }
@@ -439,7 +460,7 @@ static int count_failure(struct connection *p, const char *method)
 /* A failed attempt, answered after the common delay. */
 static int reject_attempt(struct connection *p, const char *method)
 {
-	pad_failure_delay(p);
+	pad_failure_delay();
 	return count_failure(p, method);
 }
 
@@ -461,12 +482,12 @@ static int upstream_verdict(struct connection *p, int rc, const char *method)
 static int abandon_upstream_kbdint(struct connection *p);
 
 /* Wipes and forgets the answer to sshroute's Password: prompt. */
-static void drop_held_password(struct connection *p)
+static void drop_held_password(void)
 {
-	if (p->held_password == NULL)
+	if (login.held_password == NULL)
 		return;
-	OPENSSL_clear_free(p->held_password, strlen(p->held_password) + 1);
-	p->held_password = NULL;
+	OPENSSL_clear_free(login.held_password, strlen(login.held_password) + 1);
+	login.held_password = NULL;
 }
 
 /* Common start of every request. Returns GO_ON when the request can go
@@ -478,12 +499,12 @@ static int begin_request(struct connection *p, const char *user)
 		log_verbose("ignoring an authentication request after the login");
 		return SSH_AUTH_DENIED;
 	}
-	start_attempt(p);
+	start_attempt();
 	accept_user(p, user);
-	drop_held_password(p);
+	drop_held_password();
 	/* a new request instead of the answers a round asked for */
-	if (p->kbdint != KBDINT_NONE) {
-		p->kbdint = KBDINT_NONE;
+	if (login.kbdint != KBDINT_NONE) {
+		login.kbdint = KBDINT_NONE;
 		count_failure(p, "keyboard-interactive");
 	}
 	return abandon_upstream_kbdint(p);
@@ -545,7 +566,7 @@ static int answer_probe(struct connection *p, ssh_key key)
 {
 	static struct route_target matched;   /* large; one connection per process */
 
-	if (!p->route_looked_up && route_match(p->cfg, p->user, &matched) == 0 &&
+	if (!login.route_looked_up && route_match(p->cfg, p->user, &matched) == 0 &&
 	    matched.route->lookup != NULL)
 		return matched.route->auth & AUTH_PUBLICKEY ? SSH_AUTH_SUCCESS
 		                                            : count_failure(p, "publickey");
@@ -575,7 +596,7 @@ static int on_auth_pubkey(ssh_session session, const char *user, struct ssh_key_
 		/* The upstream wants another method first (AuthenticationMethods
 		 * password,publickey): the key is refused for now, and used as
 		 * soon as the upstream asks for it (accept_partially). */
-		p->key_proven = 1;
+		login.key_proven = 1;
 		return count_failure(p, "publickey");
 	}
 	return upstream_verdict(p, try_identity(p), "publickey");
@@ -614,7 +635,7 @@ static void relay_prompts(struct connection *p, ssh_message msg)
 	             prompts, echo);
 	free(prompts);
 	free(echo);
-	p->kbdint = KBDINT_UPSTREAM;
+	login.kbdint = KBDINT_UPSTREAM;
 }
 
 /* sshroute's own first round: one ordinary password prompt, as sshd's PAM
@@ -625,7 +646,7 @@ static void ask_password(struct connection *p, ssh_message msg)
 	char echo[] = { 0 };
 
 	send_prompts(p, msg, "", "", 1, prompts, echo);
-	p->kbdint = KBDINT_FIRST;
+	login.kbdint = KBDINT_FIRST;
 }
 
 /* Copies the client's answers to the upstream. Returns -1 when their
@@ -652,7 +673,7 @@ static int upstream_kbdint_step(struct connection *p)
 {
 	int rc = ssh_userauth_kbdint(p->upstream, NULL, NULL);
 
-	p->upstream_kbdint = rc == SSH_AUTH_INFO;
+	login.upstream_kbdint = rc == SSH_AUTH_INFO;
 	return rc;
 }
 
@@ -665,13 +686,13 @@ static int abandon_upstream_kbdint(struct connection *p)
 {
 	int round, i, n, rc = SSH_AUTH_DENIED;
 
-	for (round = 0; p->upstream_kbdint && round < ABANDON_ROUNDS_MAX; round++) {
+	for (round = 0; login.upstream_kbdint && round < ABANDON_ROUNDS_MAX; round++) {
 		n = ssh_userauth_kbdint_getnprompts(p->upstream);
 		for (i = 0; i < n; i++)
 			ssh_userauth_kbdint_setanswer(p->upstream, (unsigned int)i, "");
 		rc = upstream_kbdint_step(p);
 	}
-	if (p->upstream_kbdint || rc == SSH_AUTH_ERROR) {
+	if (login.upstream_kbdint || rc == SSH_AUTH_ERROR) {
 		log_error("upstream failed to end an abandoned keyboard-interactive exchange: %s",
 		          ssh_get_error(p->upstream));
 		connection_end(p, EXIT_UPSTREAM, "upstream failed", unavailable_message);
@@ -679,7 +700,7 @@ static int abandon_upstream_kbdint(struct connection *p)
 	if (rc == SSH_AUTH_SUCCESS)
 		return accept_login(p, "keyboard-interactive");
 	if (rc == SSH_AUTH_PARTIAL)
-		p->upstream_methods = upstream_methods_left(p->upstream);
+		login.upstream_methods = upstream_methods_left(p->upstream);
 	return GO_ON;
 }
 
@@ -702,7 +723,7 @@ static int fill_first_round(struct connection *p, ssh_message msg);
 static void kbdint_step(struct connection *p, ssh_message msg, int rc)
 {
 	/* at most twice: fill_first_round drops the answer when it uses it */
-	while (rc == SSH_AUTH_INFO && p->held_password != NULL) {
+	while (rc == SSH_AUTH_INFO && login.held_password != NULL) {
 		if (fill_first_round(p, msg))
 			return;
 		rc = upstream_kbdint_step(p);
@@ -711,8 +732,8 @@ static void kbdint_step(struct connection *p, ssh_message msg, int rc)
 		relay_prompts(p, msg);
 		return;
 	}
-	drop_held_password(p);
-	p->kbdint = KBDINT_NONE;
+	drop_held_password();
+	login.kbdint = KBDINT_NONE;
 	reply(p, msg, upstream_verdict(p, rc, "keyboard-interactive"));
 }
 
@@ -766,8 +787,8 @@ static void relay_rest(struct connection *p, ssh_message msg, int skip)
 	             ssh_userauth_kbdint_getinstruction(p->upstream), (unsigned int)k, prompts, echo);
 	free(prompts);
 	free(echo);
-	p->kbdint = KBDINT_REST;
-	p->kbdint_filled = skip;
+	login.kbdint = KBDINT_REST;
+	login.kbdint_filled = skip;
 }
 
 /* The upstream's first round with a prompt: the answer to sshroute's
@@ -784,12 +805,12 @@ static int fill_first_round(struct connection *p, ssh_message msg)
 
 	if (k < 0) {
 		if (ssh_userauth_kbdint_getnprompts(p->upstream) > 0)
-			drop_held_password(p);
+			drop_held_password();
 		relay_prompts(p, msg);
 		return 1;
 	}
-	ssh_userauth_kbdint_setanswer(p->upstream, (unsigned int)k, p->held_password);
-	drop_held_password(p);
+	ssh_userauth_kbdint_setanswer(p->upstream, (unsigned int)k, login.held_password);
+	drop_held_password();
 	if (ssh_userauth_kbdint_getnprompts(p->upstream) == 1)
 		return 0;
 	relay_rest(p, msg, k);
@@ -815,7 +836,7 @@ static void first_answer(struct connection *p, ssh_message msg)
 		return;
 	}
 	if (upstream_accepts(p, SSH_AUTH_METHOD_INTERACTIVE)) {
-		if ((p->held_password = strdup(password)) == NULL)
+		if ((login.held_password = strdup(password)) == NULL)
 			connection_end(p, EXIT_INTERNAL, "out of memory", NULL);
 		kbdint_step(p, msg, upstream_kbdint_step(p));
 	} else if (upstream_accepts(p, SSH_AUTH_METHOD_PASSWORD)) {
@@ -839,7 +860,7 @@ static int pass_rest(struct connection *p)
 		return -1;
 	}
 	for (i = 0; i < n; i++)
-		if (i != p->kbdint_filled &&
+		if (i != login.kbdint_filled &&
 		    ssh_userauth_kbdint_setanswer(p->upstream, (unsigned int)i,
 		                                  ssh_userauth_kbdint_getanswer(p->client,
 		                                                                (unsigned int)k++)) < 0)
@@ -849,14 +870,14 @@ static int pass_rest(struct connection *p)
 
 static void kbdint_continue(struct connection *p, ssh_message msg)
 {
-	int kind = p->kbdint;
+	int kind = login.kbdint;
 
 	if (kind == KBDINT_NONE || p->authenticated) {
 		reply(p, msg, SSH_AUTH_DENIED);
 		return;
 	}
-	start_attempt(p);
-	p->kbdint = KBDINT_NONE;
+	start_attempt();
+	login.kbdint = KBDINT_NONE;
 	if (kind == KBDINT_FIRST) {
 		first_answer(p, msg);
 		return;
@@ -986,7 +1007,7 @@ void auth_wait(struct connection *p)
 		ssh_event_dopoll(p->event, 1000);
 		if (session_is_gone(p->client)) {
 			/* a round left unanswered is a failed attempt, as a wrong answer is */
-			if (p->kbdint != KBDINT_NONE)
+			if (login.kbdint != KBDINT_NONE)
 				note_failure(p, "keyboard-interactive");
 			log_info("client disconnected before authentication: %s", ssh_get_error(p->client));
 			connection_end(p, EXIT_CLIENT, "client left before login", NULL);

@@ -1,6 +1,8 @@
-/* connection.h: the state of one client connection, shared by the modules that
- * authenticate it (auth.c) and relay it (relay.c), and its life
- * (connection.c). */
+/* connection.h: the state of one client connection that several layers
+ * read, and its life (connection.c). What only one layer needs is that
+ * layer's own: the login's progress in auth.c, the relay's timers in
+ * relay.c, the channel count and flow control in pair.c, the -R ports in
+ * forward.c. */
 #ifndef SSHROUTE_CONNECTION_H
 #define SSHROUTE_CONNECTION_H
 
@@ -29,44 +31,20 @@ struct connection {
 	int client_port;
 
 	char *user;                   /* fixed by the first userauth request */
-	int route_looked_up;
 	int have_route;
-	int route_failed;             /* the lookup failed: "unavailable" at a credential */
 	struct route_target target;
-	int upstream_methods;         /* SSH_AUTH_METHOD_* the upstream still accepts */
-	int partial;                  /* the upstream gave partial success: offer its methods */
-	int key_proven;               /* a listed key was signed before the upstream took keys */
-	int failures;                 /* failed authentication attempts */
-	enum { KBDINT_NONE, KBDINT_FIRST, KBDINT_UPSTREAM, KBDINT_REST }
-		kbdint;                   /* the client owes answers to: sshroute's own first
-		                           * Password: prompt, the upstream's round, or the
-		                           * rest of the upstream's first round */
-	int kbdint_filled;            /* KBDINT_REST: the upstream's prompt that the
-		                           * answer to the first Password: prompt filled */
-	char *held_password;          /* that answer, while the upstream's rounds before
-		                           * its first password prompt (notices) go by */
-	int upstream_kbdint;          /* the upstream waits for answers to a round */
-	struct timespec attempt_started;
 	int authenticated;
 	const char *auth_method;      /* the method that logged the user in */
 	int cert_issued;              /* a certificate was made for the upstream login */
 	unsigned long long cert_serial;
 	char cert_key_id[CERT_KEY_ID_MAX];
-	struct timespec logged_in;    /* the relay's start (max_session_time) */
 	char recordings[512];         /* the session record's list of recordings */
 
 	struct pair *pairs;           /* relayed channels */
-	int n_channels;               /* pairs open (or opening), of any kind */
 	int n_sessions;               /* of them, session channels */
-	int n_listeners;              /* ssh -R ports the upstream listens on */
-	const char *violation;        /* "client" or "upstream": it broke flow control */
 	enum { LOST_NONE, LOST_UPSTREAM, LOST_CLIENT }
 		lost;                     /* the connection that ended; the other is being served */
-	struct timespec lost_since;
-	struct timespec delivered_since;  /* with the client lost: all it sent went upstream */
-	unsigned long violation_channel;
 	int news;                     /* a channel callback took a note since the last pump */
-	int busy;                     /* libssh had work at the last look: see poll_sessions() */
 	unsigned long channels_opened;
 	unsigned long long bytes_to_upstream, bytes_to_client;
 	struct timespec last_activity;  /* channel data last moved (idle_timeout) */

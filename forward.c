@@ -18,6 +18,10 @@
 #include "log.h"
 #include "pair.h"
 
+static struct {
+	int n_listeners;              /* ssh -R ports the upstream listens on */
+} forwarding;
+
 /* How long a new tunnel may hold up the connection while the far side
  * decides: most refusals (AllowTcpForwarding, PermitOpen, a closed port)
  * come back in milliseconds and are passed on as refusals. A far side
@@ -244,9 +248,9 @@ static int forward_remote_port(struct connection *p, ssh_message msg)
 		log_verbose("refused to forward %s port %d (allow_tcp_forwarding)", address, port);
 		return 1;
 	}
-	if (p->n_listeners >= MAX_LISTENERS) {
+	if (forwarding.n_listeners >= MAX_LISTENERS) {
 		log_info("refused to forward %s port %d: %d ports are forwarded, the most one "
-		         "connection may have", address, port, p->n_listeners);
+		         "connection may have", address, port, forwarding.n_listeners);
 		return 1;
 	}
 	connection_set_blocking(p->upstream, 1);
@@ -257,7 +261,7 @@ static int forward_remote_port(struct connection *p, ssh_message msg)
 		         ssh_get_error(p->upstream));
 		return 1;
 	}
-	p->n_listeners++;
+	forwarding.n_listeners++;
 	log_verbose("upstream listens on %s port %d for the client", address, port ? port : bound);
 	ssh_message_global_request_reply_success(msg, (uint16_t)(port ? port : bound));
 	return 0;
@@ -273,8 +277,8 @@ static int cancel_remote_port(struct connection *p, ssh_message msg)
 	connection_set_blocking(p->upstream, 0);
 	if (rc != SSH_OK)
 		return 1;
-	if (p->n_listeners > 0)
-		p->n_listeners--;
+	if (forwarding.n_listeners > 0)
+		forwarding.n_listeners--;
 	ssh_message_global_request_reply_success(msg, 0);
 	return 0;
 }

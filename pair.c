@@ -22,6 +22,13 @@
 
 #include "log.h"
 
+/* The connection's channels, as this file counts and polices them. */
+static struct {
+	int n_channels;               /* pairs open (or opening), of any kind */
+	const char *violation;        /* "client" or "upstream": it broke flow control */
+	unsigned long violation_channel;
+} chans;
+
 /* The carry takes everything libssh holds on a channel at once (see
  * refill); libssh holds at most its window (1,280,000 bytes) and a packet
  * beyond what was read, so this never cuts a read short in practice. */
@@ -65,9 +72,9 @@ static void check_window(struct pair *pr, const char *side, uint32_t held)
 	if (!window_exceeded && held <= BUFFERED_MAX)
 		return;
 	window_exceeded = 0;
-	if (pr->p->violation == NULL) {
-		pr->p->violation = side;
-		pr->p->violation_channel = pr->id;
+	if (chans.violation == NULL) {
+		chans.violation = side;
+		chans.violation_channel = pr->id;
 	}
 }
 
@@ -75,12 +82,12 @@ static void check_window(struct pair *pr, const char *side, uint32_t held)
  * session whose error says so is the one that sent it. */
 static void name_violation(struct connection *p)
 {
-	if (!window_exceeded || p->violation != NULL)
+	if (!window_exceeded || chans.violation != NULL)
 		return;
 	if (strcmp(ssh_get_error(p->upstream), "Window exceeded") == 0)
-		p->violation = "upstream";
+		chans.violation = "upstream";
 	else
-		p->violation = "client";
+		chans.violation = "client";
 }
 
 void pair_end_on_violation(struct connection *p)
@@ -88,11 +95,11 @@ void pair_end_on_violation(struct connection *p)
 	int by_upstream;
 
 	name_violation(p);
-	if (p->violation == NULL)
+	if (chans.violation == NULL)
 		return;
-	by_upstream = strcmp(p->violation, "upstream") == 0;
+	by_upstream = strcmp(chans.violation, "upstream") == 0;
 	log_error("channel %lu: the %s sent more data than the window allowed "
-	          "(rcvd too much data): protocol violation", p->violation_channel, p->violation);
+	          "(rcvd too much data): protocol violation", chans.violation_channel, chans.violation);
 	connection_end(p, by_upstream ? EXIT_UPSTREAM : EXIT_CLIENT, "protocol violation",
 	               by_upstream ? "sshroute: the server broke the SSH protocol"
 	                           : "Protocol violation: peer ignored channel window");
@@ -755,7 +762,7 @@ int pair_finished(const struct pair *pr)
 void pair_free(struct pair *pr)
 {
 	if (pr->id != 0) { /* started: it was counted */
-		pr->p->n_channels--;
+		chans.n_channels--;
 		pr->p->n_sessions -= pr->is_session;
 	}
 	if (pr->opening)
@@ -866,16 +873,16 @@ void start_pair(struct connection *p, struct pair *pr, const char *kind)
 	append_pair(p, pr);
 	pr->id = ++p->channels_opened;
 	pr->is_session = strcmp(kind, "session") == 0;
-	p->n_channels++;
+	chans.n_channels++;
 	p->n_sessions += pr->is_session;
 	log_verbose("%s channel %lu opened", kind, pr->id);
 }
 
 int pair_channel_allowed(struct connection *p, const char *kind, int toward_client)
 {
-	if (p->n_channels >= p->cfg->max_channels) {
+	if (chans.n_channels >= p->cfg->max_channels) {
 		log_info("refused a %s channel: %d channels are open (max_channels)", kind,
-		         p->n_channels);
+		         chans.n_channels);
 		return 0;
 	}
 	if (pair_side_paused(p, toward_client ? CLIENT_SIDE : UPSTREAM_SIDE)) {

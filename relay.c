@@ -21,6 +21,14 @@
 #include "pair.h"
 #include "record.h"
 
+/* The main loop's own timers and state. */
+static struct {
+	struct timespec logged_in;        /* the relay's start (max_session_time) */
+	struct timespec lost_since;       /* when one side ended (DRAIN_SECONDS) */
+	struct timespec delivered_since;  /* with the client lost: all it sent went upstream */
+	int busy;                         /* libssh had work at the last look: see poll_sessions() */
+} loop;
+
 #define POLL_MS 1000
 #define TRICKLE_MS 100  /* a paused side's turn: see the memory budget in pair.c */
 #define OPENING_POLL_MS 50
@@ -330,7 +338,7 @@ static int poll_timeout(const struct connection *p)
 			ms = OPENING_POLL_MS;
 	if (p->lost != LOST_NONE && ms > DRAIN_POLL_MS)
 		ms = DRAIN_POLL_MS;   /* the drain's steps are short (end_when_drained) */
-	left = ms_left(p->target.max_session_time, &p->logged_in);
+	left = ms_left(p->target.max_session_time, &loop.logged_in);
 	if (left < ms)
 		ms = left < 0 ? 0 : left;
 	left = ms_left(p->cfg->idle_timeout, &p->last_activity);
@@ -418,15 +426,15 @@ static int client_owed_nothing(struct connection *p)
 		return 0;
 	for (pr = p->pairs; pr; pr = pr->next) {
 		if (!pair_up_drained(pr) || !(pr->upstream_closed || pr->sent_eof_up)) {
-			p->delivered_since.tv_sec = p->delivered_since.tv_nsec = 0;
+			loop.delivered_since.tv_sec = loop.delivered_since.tv_nsec = 0;
 			return 0;
 		}
 	}
-	if (p->delivered_since.tv_sec == 0 && p->delivered_since.tv_nsec == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &p->delivered_since);
+	if (loop.delivered_since.tv_sec == 0 && loop.delivered_since.tv_nsec == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &loop.delivered_since);
 		return 0;
 	}
-	return ms_since(&p->delivered_since) >= EOF_GRACE_MS;
+	return ms_since(&loop.delivered_since) >= EOF_GRACE_MS;
 }
 
 /* Ends the connection once the surviving side has been served, when
@@ -437,7 +445,7 @@ static void end_when_drained(struct connection *p, int survivor_gone)
 	int cut = 0, owed_nothing = client_owed_nothing(p);
 
 	if (!survivor_gone && !all_drained(p) && !owed_nothing &&
-	    ms_since(&p->lost_since) < DRAIN_SECONDS * 1000L)
+	    ms_since(&loop.lost_since) < DRAIN_SECONDS * 1000L)
 		return;
 	if (!all_drained(p) && !owed_nothing)
 		log_info("ending with data still undelivered%s",
@@ -466,7 +474,7 @@ static void notice_lost(struct connection *p)
 	if (!up_gone && !client_gone)
 		return;
 	p->lost = up_gone ? LOST_UPSTREAM : LOST_CLIENT;
-	clock_gettime(CLOCK_MONOTONIC, &p->lost_since);
+	clock_gettime(CLOCK_MONOTONIC, &loop.lost_since);
 	if (up_gone)
 		upstream_lost(p);
 	else
@@ -484,7 +492,7 @@ static int idle_too_long(const struct connection *p)
  * millisecond. */
 static int session_time_over(const struct connection *p)
 {
-	return ms_left(p->target.max_session_time, &p->logged_in) <= 0;
+	return ms_left(p->target.max_session_time, &loop.logged_in) <= 0;
 }
 
 /* Lets libssh handle one session's socket, up to reads times: libssh reads
@@ -620,10 +628,10 @@ static void poll_sessions(struct connection *p, int timeout_ms)
 	n = live_sides(p, sides);
 	if (n == 0)
 		return;
-	if (p->busy) {
+	if (loop.busy) {
 		for (i = 0; i < n; i++)
 			busy |= handle_side(&sides[i], 0);
-		if ((p->busy = busy) != 0)
+		if ((loop.busy = busy) != 0)
 			return;
 	}
 	both_paused = n == 2 && (sides[0].held || sides[0].blocked) &&
@@ -641,7 +649,7 @@ static void poll_sessions(struct connection *p, int timeout_ms)
 		return;
 	for (i = 0; i < n; i++)
 		if (fds[i].revents)
-			p->busy |= handle_side(&sides[i], fds[i].revents);
+			loop.busy |= handle_side(&sides[i], fds[i].revents);
 }
 
 void relay_run(struct connection *p)
@@ -652,7 +660,7 @@ void relay_run(struct connection *p)
 	ssh_set_blocking(p->client, 0);
 	connection_set_blocking(p->upstream, 0);
 	clock_gettime(CLOCK_MONOTONIC, &p->last_activity);
-	p->logged_in = p->last_activity;
+	loop.logged_in = p->last_activity;
 	for (;;) {
 		connection_stop_if_asked(p);
 		pair_end_on_violation(p);
@@ -667,12 +675,12 @@ void relay_run(struct connection *p)
 			connection_end(p, EXIT_OK, "idle timeout", "sshroute: idle timeout");
 		} else if (session_time_over(p)) {
 			log_info("logged in for %.3f seconds (max_session_time = %d)",
-			         (double)ms_since(&p->logged_in) / 1000, p->target.max_session_time);
+			         (double)ms_since(&loop.logged_in) / 1000, p->target.max_session_time);
 			connection_end(p, EXIT_OK, "session time limit", "sshroute: session time limit reached");
 		}
 		/* what the recordings hold is written before the loop sleeps */
 		timeout = poll_timeout(p);
-		pair_flush_recordings(p, !p->busy && timeout > 0);
+		pair_flush_recordings(p, !loop.busy && timeout > 0);
 		poll_sessions(p, timeout);
 	}
 }
