@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <libssh/callbacks.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -228,10 +229,19 @@ int connection_socket(int to_stderr)
 	return fd;
 }
 
+/* Buffers of 256 KiB or more (libssh's for a channel with a backlog, the
+ * relay's carries) get pages of their own, given back when freed. With
+ * glibc's default, the threshold rises with every such free, later ones
+ * come from the heap, and a peer that makes channels fill and drain in
+ * turn leaves the heap fragmented: the process stayed 12 MiB above what
+ * the memory budget counts (pair.c). */
+#define OWN_PAGES_FROM (256 * 1024)
+
 struct connection *connection_begin(const struct config *cfg, int fd)
 {
 	struct connection *p = &the_connection;
 
+	mallopt(M_MMAP_THRESHOLD, OWN_PAGES_FROM);
 	watch_stop_signals();
 	p->cfg = cfg;
 	p->last_exit_status = -1;

@@ -923,7 +923,7 @@ int pair_channel_allowed(struct connection *p, const char *kind, int toward_clie
  * counts that: what each stream made libssh hold at its most, plus the
  * carries (freed when idle). Past BUFFER_CEILING, the connection ends. */
 #define HOLD_MAX ((size_t)6 * 1024 * 1024)
-#define BUFFER_CEILING ((size_t)32 * 1024 * 1024)
+#define BUFFER_CEILING ((size_t)28 * 1024 * 1024)
 
 static size_t stream_hold(const struct stream *st)
 {
