@@ -513,15 +513,17 @@ static int move_stream(struct pair *pr, struct stream *st, ssh_channel src, ssh_
 	}
 }
 
-/* Bytes for a destination that cannot take them now move from libssh into
- * the carry, up to CARRY_MAX: libssh never gives a channel's buffer back
- * until the channel closes, the carry is freed once it is empty, so a
- * backlog that comes and goes leaves nothing behind. Reading reopens the
- * sender's window, so a stuck channel holds up to a window more (in
- * libssh): the memory budget bounds what all of them hold together. */
-static void take_backlog(struct stream *st, ssh_channel src)
+/* Bytes that wait only because the destination's socket is busy (its
+ * window is open) move from libssh into the carry, up to CARRY_MAX:
+ * libssh never gives a channel's buffer back until the channel closes, the
+ * carry is freed once it is empty, so a backlog that comes and goes leaves
+ * nothing behind. Bytes for a destination whose window is shut stay in
+ * libssh, whose window then stops the sender: read into the carry, they
+ * would make room for another window's worth. */
+static void take_backlog(struct stream *st, ssh_channel src, ssh_channel dst)
 {
-	if (st->pending > 0 && st->len - st->off + st->pending <= CARRY_MAX)
+	if (st->pending > 0 && ssh_channel_window_size(dst) > 0 &&
+	    st->len - st->off + st->pending <= CARRY_MAX)
 		stash_rest(st, src);
 }
 
@@ -539,7 +541,7 @@ static int pump_stream(struct pair *pr, struct stream *st, ssh_channel src, int 
 	}
 	moved = move_stream(pr, st, src, dst, dst_writable, counter);
 	if (dst_writable)
-		take_backlog(st, src);
+		take_backlog(st, src, dst);
 	return moved;
 }
 
@@ -886,9 +888,9 @@ int pair_channel_allowed(struct connection *p, const char *kind, int toward_clie
 		return 0;
 	}
 	if (pair_side_paused(p, toward_client ? CLIENT_SIDE : UPSTREAM_SIDE)) {
-		log_info("refused a %s channel: the %s's channels hold %zu bytes not yet delivered",
+		log_info("refused a %s channel: the %s's channels hold %zu bytes for slow readers",
 		         kind, toward_client ? "client" : "upstream",
-		         pair_side_hold(p, toward_client ? CLIENT_SIDE : UPSTREAM_SIDE));
+		         pair_side_stalled(p, toward_client ? CLIENT_SIDE : UPSTREAM_SIDE));
 		return 0;
 	}
 	return 1;
@@ -903,10 +905,14 @@ int pair_channel_allowed(struct connection *p, const char *kind, int toward_clie
  * that is not delivered yet, in libssh and in the carries: its hold. A
  * side's socket is not read (the side is paused; its peer waits, in TCP,
  * and so do its other channels) while
- *  - its hold is HOLD_MAX or more: its channels' readers are slow (held);
- *  - or its hold is PIPELINE_MAX or more and the other side's socket has
- *    output waiting, so that nothing read now could be written on
- *    (blocked): this one is short, it ends when that socket drains.
+ *  - what it sent toward shut windows is HOLD_MAX or more: its
+ *    channels' readers are slow (held);
+ *  - or what it sent toward open windows is PIPELINE_MAX or more and the
+ *    other side's socket has output waiting, so that nothing read now
+ *    could be written on (blocked): this one is short, it ends when that
+ *    socket drains. Channels whose reader has shut its window do not
+ *    count here: they would keep the side blocked for as long as they
+ *    wait (pair_side_moving).
  * Under those, channels move as their windows allow.
  *
  * A paused side still flushes what is owed to it (libssh may read a
@@ -923,23 +929,41 @@ int pair_channel_allowed(struct connection *p, const char *kind, int toward_clie
  * counts that: what each stream made libssh hold at its most, plus the
  * carries (freed when idle). Past BUFFER_CEILING, the connection ends. */
 #define HOLD_MAX ((size_t)6 * 1024 * 1024)
-#define BUFFER_CEILING ((size_t)28 * 1024 * 1024)
+#define BUFFER_CEILING ((size_t)30 * 1024 * 1024)
 
 static size_t stream_hold(const struct stream *st)
 {
 	return (size_t)st->pending + (st->len - st->off);
 }
 
-/* What a side has sent that is not delivered yet. */
-size_t pair_side_hold(const struct connection *p, int which)
+/* What a side has sent that waits: toward destinations whose window is
+ * shut (stalled: waiting on a reader), or open (moving: waiting only on
+ * the socket). */
+static size_t side_waiting(const struct connection *p, int which, int stalled)
 {
 	const struct pair *pr;
 	size_t sum = 0;
 
-	for (pr = p->pairs; pr; pr = pr->next)
+	for (pr = p->pairs; pr; pr = pr->next) {
+		ssh_channel dst = which == CLIENT_SIDE ? pr->upstream : pr->client;
+		int shut = dst == NULL || ssh_channel_window_size(dst) == 0;
+
+		if (shut != stalled)
+			continue;
 		sum += which == CLIENT_SIDE ? stream_hold(&pr->up)
 		                            : stream_hold(&pr->down_out) + stream_hold(&pr->down_err);
+	}
 	return sum;
+}
+
+size_t pair_side_stalled(const struct connection *p, int which)
+{
+	return side_waiting(p, which, 1);
+}
+
+size_t pair_side_moving(const struct connection *p, int which)
+{
+	return side_waiting(p, which, 0);
 }
 
 /* What libssh's buffer for a stream that held peak bytes at most has made
@@ -969,7 +993,7 @@ static size_t connection_footprint(const struct connection *p)
 
 int pair_side_paused(const struct connection *p, int which)
 {
-	return pair_side_hold(p, which) >= HOLD_MAX;
+	return pair_side_stalled(p, which) >= HOLD_MAX;
 }
 
 /* The hard bound (see above): the connection ends. */

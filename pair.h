@@ -119,10 +119,12 @@ void pair_note_recording(struct connection *p, const char *text);
 void pair_recording_failed(struct connection *p, const char *why)
 	__attribute__((noreturn));
 
-/* The memory budget's counts (see pair.c): what a side sent that is not
- * delivered yet; 1 when that is too much to read more from it; the hard
- * ceiling, which ends the connection. */
-size_t pair_side_hold(const struct connection *p, int which);
+/* The memory budget's counts (see pair.c): what a side sent that waits
+ * on a reader (stalled) or only on a socket (moving); 1 when the first is
+ * too much to read more from the side; the hard ceiling, which ends the
+ * connection. */
+size_t pair_side_stalled(const struct connection *p, int which);
+size_t pair_side_moving(const struct connection *p, int which);
 int pair_side_paused(const struct connection *p, int which);
 void pair_end_over_ceiling(struct connection *p);
 

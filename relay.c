@@ -547,7 +547,7 @@ static int turn_now(const struct side *sd, int *timeout_ms)
 #define PIPELINE_MAX ((size_t)1024 * 1024)
 static int side_blocked(const struct connection *p, int which, ssh_session other)
 {
-	return write_pending(other) && pair_side_hold(p, which) >= PIPELINE_MAX;
+	return write_pending(other) && pair_side_moving(p, which) >= PIPELINE_MAX;
 }
 
 /* What the poll asks of a side: see the memory budget for a paused one. */

@@ -307,7 +307,7 @@ wait_records $wide_records || note "no session record after oneafteranother"
 expect_match "channels filled one after the other: the connection ends at the ceiling" \
 	' end="buffers full" ' "$(last_record)"
 expect_match "channels filled one after the other: logged" \
-	"the connection's channels made libssh and sshroute hold [0-9]+ bytes, over the 29360128 allowed" \
+	"the connection's channels made libssh and sshroute hold [0-9]+ bytes, over the 31457280 allowed" \
 	"$(cat "$LOG")"
 note "$(printf '%s\n' "$out" | grep '^filled')"
 expect_peak_under "channels filled one after the other" 48
