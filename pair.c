@@ -67,7 +67,7 @@ void pair_watch_libssh(const char *function, const char *line)
 }
 
 /* Called with what libssh now holds of the channel's data from side. */
-static void check_window(struct pair *pr, const char *side, uint32_t held)
+static void check_window(const struct pair *pr, const char *side, uint32_t held)
 {
 	if (!window_exceeded && held <= BUFFERED_MAX)
 		return;
@@ -880,7 +880,7 @@ void start_pair(struct connection *p, struct pair *pr, const char *kind)
 	log_verbose("%s channel %lu opened", kind, pr->id);
 }
 
-int pair_channel_allowed(struct connection *p, const char *kind, int toward_client)
+int pair_channel_allowed(const struct connection *p, const char *kind, int toward_client)
 {
 	if (chans.n_channels >= p->cfg->max_channels) {
 		log_info("refused a %s channel: %d channels are open (max_channels)", kind,

@@ -81,7 +81,7 @@ ssh_channel pair_upstream(const struct pair *pr);
 /* 1 when one more channel of kind may open: under max_channels, and not
  * toward a side whose socket the memory budget has paused; logs a
  * refusal. */
-int pair_channel_allowed(struct connection *p, const char *kind, int toward_client);
+int pair_channel_allowed(const struct connection *p, const char *kind, int toward_client);
 
 /* A pair whose far side has not answered its open yet: pair.c asks again
  * with the step registered by forward.c (pair_install_opens) before it

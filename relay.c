@@ -418,7 +418,7 @@ static int all_drained(const struct connection *p)
  * ends once everything went upstream that long ago. */
 #define EOF_GRACE_MS 500
 
-static int client_owed_nothing(struct connection *p)
+static int client_owed_nothing(const struct connection *p)
 {
 	const struct pair *pr;
 
@@ -619,7 +619,7 @@ static int live_sides(const struct connection *p, struct side sides[2])
  * While bytes flow (libssh found work last time), the loop does not poll
  * itself: libssh's own poll is the look, and one system call fewer per
  * 4 KiB read is a third of the relay's system calls. */
-static void poll_sessions(struct connection *p, int timeout_ms)
+static void poll_sessions(const struct connection *p, int timeout_ms)
 {
 	struct pollfd fds[3];
 	struct side sides[2];
