@@ -108,6 +108,18 @@ def violate(t, command):
     flood(t, 8)
 
 
+def end_reason(t, reason, seconds):
+    """Waits up to seconds for the gateway to end the connection; the
+    reason it ended ("still open" when it did not)."""
+    for _ in range(int(seconds * 10)):
+        if not t.is_active():
+            break
+        time.sleep(0.1)
+    if not t.is_active() and reason == "still open":
+        return "connection closed"
+    return reason
+
+
 def flood(t, mib):
     chan = t.open_session(timeout=10)
     chan.exec_command("sleep 60")
@@ -126,12 +138,7 @@ def flood(t, mib):
                 break
     except (paramiko.SSHException, OSError, EOFError) as e:
         reason = "%s: %s" % (type(e).__name__, e)
-    for _ in range(100):
-        if not t.is_active():
-            break
-        time.sleep(0.1)
-    if not t.is_active():
-        reason = "connection closed" if reason == "still open" else reason
+    reason = end_reason(t, reason, 10)
     print("sent %d" % sent, flush=True)
     print("ended: %s" % reason, flush=True)
 
@@ -304,12 +311,7 @@ def one_after_another(t, n, kib):
             chans.append(c)
     except (paramiko.SSHException, OSError, EOFError) as e:
         reason = "%s: %s" % (type(e).__name__, e)
-    for _ in range(50):
-        if not t.is_active():
-            break
-        time.sleep(0.1)
-    if not t.is_active():
-        reason = "connection closed" if reason == "still open" else reason
+    reason = end_reason(t, reason, 5)
     print("filled %d" % len(chans), flush=True)
     print("ended: %s" % reason, flush=True)
 
